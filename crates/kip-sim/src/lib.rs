@@ -1,0 +1,16 @@
+//! kip-sim: a simulated Kubernetes control plane on loopback.
+//!
+//! An API server that speaks the Kubernetes REST wire protocol (JSON over HTTP), with the
+//! controllers and kubelets around it that kip's tests, demo and benchmarks need. Real clients
+//! (kube-rs, kubectl) talk to it as to a cluster. It is a test and demo harness: production is
+//! always a real cluster.
+
+pub mod admission;
+pub mod error;
+pub mod patch;
+pub mod resources;
+pub mod store;
+
+pub use error::{ApiError, Cause};
+pub use resources::{GroupResource, ResourceType};
+pub use store::{ObjectKey, Store, StoreOptions};

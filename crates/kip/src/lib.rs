@@ -1,0 +1,5 @@
+//! kip keeps a configured list of container images cached on every selected Kubernetes node.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod render;
