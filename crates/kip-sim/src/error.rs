@@ -26,11 +26,7 @@ impl Cause {
         Cause { reason: "FieldValueRequired", field: field.into(), message: "Required value".into() }
     }
     pub fn duplicate(field: impl Into<String>, value: &str) -> Self {
-        Cause {
-            reason: "FieldValueDuplicate",
-            field: field.into(),
-            message: format!("Duplicate value: {value:?}"),
-        }
+        Cause { reason: "FieldValueDuplicate", field: field.into(), message: format!("Duplicate value: {value:?}") }
     }
     pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Cause { reason: "FieldValueForbidden", field: field.into(), message: format!("Forbidden: {}", detail.into()) }
@@ -107,7 +103,11 @@ impl ApiError {
     /// 422 with field causes. `kind` is the object kind (`DaemonSet`).
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
         let summary: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
-        let mut err = Self::new(422, "Invalid", format!("{kind}.{} {name:?} is invalid: [{}]", group_or_core(group), summary.join(", ")));
+        let mut err = Self::new(
+            422,
+            "Invalid",
+            format!("{kind}.{} {name:?} is invalid: [{}]", group_or_core(group), summary.join(", ")),
+        );
         if group.is_empty() {
             err.message = format!("{kind} {name:?} is invalid: [{}]", summary.join(", "));
         }
@@ -136,7 +136,11 @@ impl ApiError {
     }
 
     pub fn too_many_requests(retry_after: u32) -> Self {
-        let mut err = Self::new(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later");
+        let mut err = Self::new(
+            429,
+            "TooManyRequests",
+            "the server has received too many requests and has asked us to try again later",
+        );
         err.retry_after = Some(retry_after);
         err
     }
@@ -150,7 +154,13 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json (got {content_type:?})"))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json (got {content_type:?})"
+            ),
+        )
     }
 
     pub fn status_code(&self) -> StatusCode {

@@ -57,4 +57,11 @@ pub fn patch(
 
 /// Records, in `metadata.managedFields`, the fields a non-apply write (create, update or a
 /// non-apply patch) by `manager` set, as the API server does (operation `Update`).
-pub fn record_update(_rt: &ResourceType, _old: Option<&Value>, _new: &mut Value, _manager: &str, _subresource: Option<&str>) {}
+pub fn record_update(
+    _rt: &ResourceType,
+    _old: Option<&Value>,
+    _new: &mut Value,
+    _manager: &str,
+    _subresource: Option<&str>,
+) {
+}

@@ -26,7 +26,11 @@ impl GroupResource {
 
 impl fmt::Display for GroupResource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.group.is_empty() { write!(f, "{}", self.resource) } else { write!(f, "{}.{}", self.resource, self.group) }
+        if self.group.is_empty() {
+            write!(f, "{}", self.resource)
+        } else {
+            write!(f, "{}.{}", self.resource, self.group)
+        }
     }
 }
 
@@ -142,10 +146,16 @@ pub fn builtin_types(openshift: bool) -> Vec<ResourceType> {
         ResourceType::builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
         ResourceType::builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false),
         ResourceType::builtin("coordination.k8s.io", "v1", "leases", "Lease", true),
-        ResourceType::builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false)
-            .with_status()
-            .with_generation()
-            .short(&["crd", "crds"]),
+        ResourceType::builtin(
+            "apiextensions.k8s.io",
+            "v1",
+            "customresourcedefinitions",
+            "CustomResourceDefinition",
+            false,
+        )
+        .with_status()
+        .with_generation()
+        .short(&["crd", "crds"]),
         ResourceType::builtin(
             "admissionregistration.k8s.io",
             "v1",
@@ -258,11 +268,7 @@ pub fn custom_type_from_crd(crd: &Value) -> Option<ResourceType> {
         generation: true,
         short_names: strings(names.get("shortNames")),
         categories: strings(names.get("categories")),
-        printer_columns: version
-            .get("additionalPrinterColumns")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
+        printer_columns: version.get("additionalPrinterColumns").and_then(Value::as_array).cloned().unwrap_or_default(),
         custom: true,
     })
 }

@@ -179,11 +179,10 @@ impl Store {
     }
 
     pub fn resource_type(&self, gr: &GroupResource) -> Result<ResourceType, ApiError> {
-        self.registry
-            .read()
-            .get(gr)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(&gr.group, &gr.resource, "").with_message(format!("the server could not find the requested resource ({gr})")))
+        self.registry.read().get(gr).cloned().ok_or_else(|| {
+            ApiError::not_found(&gr.group, &gr.resource, "")
+                .with_message(format!("the server could not find the requested resource ({gr})"))
+        })
     }
 
     pub fn current_resource_version(&self) -> u64 {
@@ -220,10 +219,7 @@ impl Store {
     pub fn watch_from(&self, since: u64) -> Result<Watch, ApiError> {
         let inner = self.inner.lock();
         if since < inner.compacted {
-            return Err(ApiError::expired(format!(
-                "too old resource version: {since} ({})",
-                inner.compacted + 1
-            )));
+            return Err(ApiError::expired(format!("too old resource version: {since} ({})", inner.compacted + 1)));
         }
         let replay = inner.history.iter().filter(|e| e.resource_version > since).cloned().collect();
         Ok(Watch { replay, live: self.live.subscribe() })
@@ -391,7 +387,10 @@ impl Store {
         let graceful_pod = gr.group.is_empty()
             && &*gr.resource == "pods"
             && current.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty())
-            && current.pointer("/status/phase").and_then(Value::as_str).is_none_or(|p| p != "Succeeded" && p != "Failed");
+            && current
+                .pointer("/status/phase")
+                .and_then(Value::as_str)
+                .is_none_or(|p| p != "Succeeded" && p != "Failed");
         let grace = options.grace_period_seconds.unwrap_or_else(|| {
             if graceful_pod {
                 current.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30)
@@ -414,7 +413,10 @@ impl Store {
             let at = if wait_for_kubelet { now_plus(grace) } else { now() };
             set_meta(&mut next, "deletionTimestamp", json!(at));
             set_meta(&mut next, "deletionGracePeriodSeconds", json!(grace.max(0)));
-        } else if wait_for_kubelet && grace < current.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(i64::MAX) {
+        } else if wait_for_kubelet
+            && grace
+                < current.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(i64::MAX)
+        {
             // A shorter grace period shortens a deletion already under way.
             set_meta(&mut next, "deletionTimestamp", json!(now_plus(grace)));
             set_meta(&mut next, "deletionGracePeriodSeconds", json!(grace));
@@ -448,7 +450,14 @@ impl Store {
         inner.objects.iter().map(|(gr, m)| (gr.to_string(), m.len())).collect()
     }
 
-    fn record(&self, inner: &mut Inner, gr: &GroupResource, event_type: EventType, object: Arc<Value>, previous: Option<Arc<Value>>) {
+    fn record(
+        &self,
+        inner: &mut Inner,
+        gr: &GroupResource,
+        event_type: EventType,
+        object: Arc<Value>,
+        previous: Option<Arc<Value>>,
+    ) {
         let event = Arc::new(WatchEvent {
             resource_version: inner.resource_version,
             resource: gr.clone(),
@@ -594,7 +603,9 @@ fn merge_parts(rt: &ResourceType, current: &Value, proposed: Value, part: Part) 
         }
     };
     // Server-owned metadata always comes from the stored object.
-    for key in ["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"] {
+    for key in
+        ["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"]
+    {
         match current.pointer(&format!("/metadata/{key}")) {
             Some(v) => set_meta(&mut next, key, v.clone()),
             None => {

@@ -4,7 +4,10 @@ use serde_json::json;
 fn store_with_namespace(ns: &str) -> Store {
     let store = Store::new(StoreOptions::default());
     store
-        .create(&GroupResource::core("namespaces"), json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+        .create(
+            &GroupResource::core("namespaces"),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        )
         .expect("namespace");
     store
 }
@@ -137,11 +140,12 @@ fn finalizers_hold_deletion_until_removed() {
     assert!(is_terminating(&obj));
     assert!(store.get(&ds(), &key).is_some());
     let mut events = store.subscribe();
-    store.modify(&ds(), &key, Part::Main, |o| {
-        remove_finalizer(o, "example.com/hold");
-        Ok(())
-    })
-    .expect("remove finalizer");
+    store
+        .modify(&ds(), &key, Part::Main, |o| {
+            remove_finalizer(o, "example.com/hold");
+            Ok(())
+        })
+        .expect("remove finalizer");
     assert!(store.get(&ds(), &key).is_none(), "gone with its last finalizer");
     let event = events.try_recv().expect("event");
     assert_eq!(event.event_type, EventType::Deleted);
@@ -205,7 +209,9 @@ fn list_is_ordered_and_scoped_to_the_namespace() {
         obj["metadata"]["namespace"] = json!(ns);
         store.create(&ds(), obj).expect("create");
     }
-    let names = |objs: Vec<Arc<Value>>| -> Vec<String> { objs.iter().map(|o| meta_str(o, "name").unwrap_or("").to_string()).collect() };
+    let names = |objs: Vec<Arc<Value>>| -> Vec<String> {
+        objs.iter().map(|o| meta_str(o, "name").unwrap_or("").to_string()).collect()
+    };
     assert_eq!(names(store.list(&ds(), Some("ns")).0), vec!["a", "b"]);
     assert_eq!(names(store.list(&ds(), None).0), vec!["a", "b", "c"]);
 }
