@@ -60,6 +60,8 @@ pub struct ResourceType {
     pub printer_columns: Vec<Value>,
     /// True for kinds served because a CRD defines them.
     pub custom: bool,
+    /// For custom resources: the version's `schema.openAPIV3Schema` (validation and pruning).
+    pub schema: Option<Arc<Value>>,
 }
 
 impl ResourceType {
@@ -90,6 +92,7 @@ impl ResourceType {
             categories: Vec::new(),
             printer_columns: Vec::new(),
             custom: false,
+            schema: None,
         }
     }
 
