@@ -273,6 +273,7 @@ pub fn custom_type_from_crd(crd: &Value) -> Option<ResourceType> {
         categories: strings(names.get("categories")),
         printer_columns: version.get("additionalPrinterColumns").and_then(Value::as_array).cloned().unwrap_or_default(),
         custom: true,
+        schema: version.pointer("/schema/openAPIV3Schema").cloned().map(Arc::new),
     })
 }
 
