@@ -1,5 +1,8 @@
 //! kip keeps a configured list of container images cached on every selected Kubernetes node.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod config;
+pub mod puller;
 pub mod render;
+pub mod telemetry;

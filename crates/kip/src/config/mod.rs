@@ -62,3 +62,25 @@ pub struct Config {
     /// `CACHING_MODE`.
     pub caching_mode: CachingMode,
 }
+
+// TEMPORARY interface stubs, replaced by the real parser.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<String>);
+impl ConfigErrors {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.join("\n"))
+    }
+}
+impl Config {
+    pub fn from_vars<'a>(_vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config, ConfigErrors> {
+        Err(ConfigErrors(vec!["not implemented".into()]))
+    }
+}

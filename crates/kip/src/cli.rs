@@ -1,0 +1,127 @@
+//! The `kip` command line.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::puller::{self, RunOptions};
+use crate::render::{self, RenderContext};
+
+const EXAMPLES: &str = "\
+Examples:
+  # See kip cache three images on a simulated three-node cluster
+  kip demo
+
+  # Check a configuration without touching any cluster
+  IMAGES='java=eclipse/che-java:11;node=node:20' DEPLOYMENT_NAME=kip kip validate
+
+  # Print the DaemonSet kip would apply
+  IMAGES='java=eclipse/che-java:11' DEPLOYMENT_NAME=kip kip render
+
+  # Run the puller against the cluster of the current kubeconfig
+  IMAGES='java=eclipse/che-java:11' DEPLOYMENT_NAME=kip NAMESPACE=k8s-image-puller kip run
+";
+
+/// kip keeps a list of container images cached on every selected Kubernetes node.
+///
+/// Configuration comes from environment variables with the names of the Go
+/// kubernetes-image-puller (IMAGES, CACHING_INTERVAL_HOURS, NAMESPACE, ...); see the README.
+#[derive(Debug, Parser)]
+#[command(name = "kip", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the image puller: keep the caching DaemonSet in the cluster.
+    Run(RunOptions),
+    /// Check the configuration from the environment; exit 2 when it is invalid.
+    Validate(ValidateOptions),
+    /// Print, as YAML, the DaemonSet kip would apply (no cluster needed).
+    Render(RenderOptions),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateOptions {
+    /// Also show what the DaemonSet reserves on this many nodes.
+    #[arg(long)]
+    pub nodes: Option<u32>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenderOptions {
+    /// Render for OpenShift (the platform assigns user and group ids).
+    #[arg(long)]
+    pub openshift: bool,
+    /// The uid of the owner Deployment; without it the owner reference is left out.
+    #[arg(long)]
+    pub owner_uid: Option<String>,
+}
+
+pub async fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Run(options) => puller::run(options).await,
+        Command::Validate(options) => validate(options),
+        Command::Render(options) => render_command(options),
+    }
+}
+
+fn config_from_env() -> Result<Config, ExitCode> {
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    Config::from_vars(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|problems| {
+        eprintln!("{problems}");
+        ExitCode::from(2)
+    })
+}
+
+fn validate(_options: ValidateOptions) -> ExitCode {
+    match config_from_env() {
+        Ok(config) => {
+            println!("The configuration is valid: {} images.", config.images.len());
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+fn render_command(options: RenderOptions) -> ExitCode {
+    let config = match config_from_env() {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let ctx = RenderContext { openshift: options.openshift, owner_uid: options.owner_uid, refresh_token: None };
+    let daemonset = render::desired_daemonset(&config, &ctx);
+    match serde_saphyr::to_string(&daemonset) {
+        Ok(yaml) => {
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("kip: could not write YAML: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_options_have_sane_defaults() {
+        let cli = Cli::try_parse_from(["kip", "run"]).expect("parse");
+        let Command::Run(options) = cli.command else { panic!("run") };
+        assert_eq!(options.http_addr.to_string(), "0.0.0.0:8080");
+        assert!(options.leader_elect);
+        assert_eq!(options.lease_duration.as_secs(), 15);
+    }
+}
