@@ -6,14 +6,15 @@
 #![no_std]
 #![no_main]
 
-mod stderr;
+mod fd_sink;
 mod sys;
 
 use kip_sleep::cli::{self, Action, CopyStep, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 use kip_sleep::deadline::{deadline_after, next_wait};
 use kip_sleep::errno::Errno;
+use kip_sleep::out::Sink;
 
-use crate::stderr::FdSink;
+use crate::fd_sink::FdSink;
 use crate::sys::{Fd, Wake};
 
 /// The program proper, called by the entry point with the process arguments.
@@ -91,7 +92,7 @@ fn copy_self_to(path: &core::ffi::CStr) -> Result<(), (CopyStep, Errno)> {
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     // Formatting the panic message would pull in core::fmt; a fixed line says enough.
     let mut err = FdSink::stderr();
-    kip_sleep::out::Sink::put(&mut err, b"kip-sleep: internal error\n");
+    err.put(b"kip-sleep: internal error\n");
     err.flush();
     sys::exit(EXIT_FAILURE)
 }

@@ -1,6 +1,6 @@
 //! The executable runs anywhere and costs little: statically linked with no program
 //! interpreter (so `FROM scratch` images can run it), under 64 KiB on disk, and under 200 KiB
-//! resident while it sleeps.
+//! resident while it sleeps; and it runs in a root that holds nothing else.
 
 // A test that cannot set up or read a result fails loudly, which is what it should do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,8 +8,9 @@
 mod common;
 
 use std::fs;
+use std::process::Command;
 
-use common::{Running, bin, send_signal, status_kib, wait_until_sleeping};
+use common::{Running, bin, scratch_dir, send_signal, status_kib, wait_until_sleeping};
 
 const PT_DYNAMIC: u32 = 2;
 const PT_INTERP: u32 = 3;
@@ -63,4 +64,26 @@ fn resident_memory_while_sleeping_is_under_200_kib() {
     assert!(rss < 200, "VmRSS {rss} kB");
     send_signal(sleeper.pid(), "TERM");
     assert_eq!(sleeper.wait_bounded().code(), Some(0));
+}
+
+/// An empty root with only the executable in it, as in a `FROM scratch` image: no loader, no
+/// libc, no /proc, no /dev.
+#[test]
+fn runs_in_an_otherwise_empty_root() {
+    let root = scratch_dir("empty_root");
+    fs::copy(bin(), root.join("kip-sleep")).unwrap();
+    let run = |arg: &str| Command::new("chroot").arg(&root).args(["/kip-sleep", arg]).output();
+    let probe = run("--version");
+    if !probe.as_ref().is_ok_and(|output| output.status.success()) {
+        eprintln!("skipped: cannot chroot here ({probe:?})");
+        return;
+    }
+    assert_eq!(String::from_utf8(probe.unwrap().stdout).unwrap(), format!("kip-sleep {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(run("10ms").unwrap().status.code(), Some(0));
+    let refused = run("10d").unwrap();
+    assert_eq!(refused.status.code(), Some(255));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .ends_with("Usage: /kip-sleep <duration>\nSee https://pkg.go.dev/time#ParseDuration\n")
+    );
 }

@@ -31,9 +31,9 @@ fn sigint_ends_the_sleep_with_0() {
 }
 
 #[test]
-fn a_signal_before_the_wait_is_not_lost() {
+fn sigterm_as_early_as_it_is_blocked_ends_the_sleep() {
     // Several sleepers signalled as soon as their signals are blocked: whether a signal lands
-    // before or during the wait, each must end with 0.
+    // before the wait starts (and is queued) or during it, each must end with 0.
     for _ in 0..5 {
         signal_ends_sleep_with_0("TERM");
     }
