@@ -10,6 +10,7 @@
 
 pub mod admission;
 pub mod error;
+pub mod machinery;
 pub mod patch;
 pub mod resources;
 pub mod store;

@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 
 use crate::admission;
 use crate::error::ApiError;
+use crate::machinery::strategy;
 use crate::resources::{GroupResource, Registry, ResourceType};
 
 /// Where an object lives within its type: namespace (empty for cluster-scoped) and name.
@@ -336,7 +337,7 @@ impl Store {
             return Ok(current);
         }
         // The last finalizer of a terminating object is gone: the object goes with it.
-        if is_terminating(&next) && finalizers(&next).is_empty() {
+        if is_terminating(&next) && !strategy::holds_deletion(gr, &next) {
             let rv = next_rv(&mut inner);
             set_meta(&mut next, "resourceVersion", json!(rv.to_string()));
             let gone = Arc::new(next);
@@ -384,6 +385,7 @@ impl Store {
             Some(Propagation::Foreground) => add_finalizer(&mut next, FINALIZER_FOREGROUND),
             Some(Propagation::Background) | None => {}
         }
+        strategy::prepare_for_delete(gr, &mut next);
         let graceful_pod = gr.group.is_empty()
             && &*gr.resource == "pods"
             && current.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty())
@@ -399,7 +401,7 @@ impl Store {
             }
         });
         let wait_for_kubelet = graceful_pod && grace > 0;
-        if finalizers(&next).is_empty() && !wait_for_kubelet {
+        if !strategy::holds_deletion(gr, &next) && !wait_for_kubelet {
             let rv = next_rv(&mut inner);
             set_meta(&mut next, "resourceVersion", json!(rv.to_string()));
             let gone = Arc::new(next);
