@@ -21,6 +21,7 @@ kubectl version --client | head -1
 step "kip-sleep (static, no_std)"
 cargo build --release --manifest-path crates/kip-sleep/Cargo.toml
 cargo test --manifest-path crates/kip-sleep/Cargo.toml
+cargo clippy --manifest-path crates/kip-sleep/Cargo.toml --all-targets -- -D warnings
 export KIP_SLEEP_BIN="$root/crates/kip-sleep/target/release/kip-sleep"
 
 step "Format and lints"
