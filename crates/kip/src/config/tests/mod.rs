@@ -1,0 +1,1 @@
+//! Tests of configuration parsing, validation and the report.

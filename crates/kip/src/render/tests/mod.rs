@@ -1,0 +1,1 @@
+//! Golden and rule tests of the rendered objects.
