@@ -116,6 +116,9 @@ impl ImageReference {
 /// Mistakes that deserve a better word than "invalid character": placeholders left from
 /// documentation or templates, URL schemes, spaces.
 fn check_common_mistakes(text: &str) -> Result<(), ReferenceError> {
+    if let Some(dollar) = text.find('$') {
+        return Err(fail(text, dollar, "looks like a shell or template variable that was never expanded"));
+    }
     if let Some(open) = text.find('{') {
         let placeholder = text[open..].find('}').map(|close| &text[open..=open + close]);
         let reason = match placeholder {
@@ -128,9 +131,6 @@ fn check_common_mistakes(text: &str) -> Result<(), ReferenceError> {
             None => "'{' is not allowed in an image reference".to_string(),
         };
         return Err(fail(text, open, reason));
-    }
-    if let Some(dollar) = text.find('$') {
-        return Err(fail(text, dollar, "looks like a shell or template variable that was never expanded"));
     }
     if let Some(scheme) = text.find("://") {
         return Err(fail(text, scheme, format!("an image reference has no URL scheme: write {}", &text[scheme + 3..])));

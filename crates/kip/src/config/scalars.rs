@@ -67,8 +67,10 @@ pub(crate) fn interval_hours(text: &str) -> Result<u32, Refusal> {
     if let Ok(hours) = text.parse::<u32>() {
         return if hours == 0 { refuse(format!("{text:?} is zero")) } else { Ok(hours) };
     }
-    if text.parse::<i64>().is_ok_and(|n| n < 0) {
-        return refuse(format!("{text:?} is negative"));
+    match text.parse::<i64>() {
+        Ok(n) if n < 0 => return refuse(format!("{text:?} is negative")),
+        Ok(_) => return refuse(format!("{text:?} is too large")),
+        Err(_) => {}
     }
     if text.parse::<f64>().is_ok() {
         return refuse(format!("{text:?} is not a whole number"));
