@@ -135,6 +135,8 @@ fn kept<T, A: Into<String>>(variable: &str, result: Result<T, (String, A)>, erro
 /// Requires a variable without default; `None` after pushing the problem.
 fn required<'a>(vars: &'a vars::Vars, name: &str, accepted: &str, errors: &mut Vec<Problem>) -> Option<&'a str> {
     match vars.raw(name) {
+        // Present but unreadable (not UTF-8) is already reported.
+        None if errors.iter().any(|p| p.variable == name) => {}
         None => errors.push(Problem::new(name, "is not set").accepted(accepted)),
         Some(raw) if raw.trim().is_empty() => errors.push(Problem::new(name, "is empty").accepted(accepted)),
         Some(raw) => return Some(raw),
@@ -145,7 +147,7 @@ fn required<'a>(vars: &'a vars::Vars, name: &str, accepted: &str, errors: &mut V
 fn build(vars: &vars::Vars, mut errors: Vec<Problem>) -> Result<Config, ConfigErrors> {
     let mut warnings = vars.near_misses();
     let images = required(vars, IMAGES, "name=image entries separated by ';'", &mut errors)
-        .map(|raw| images::parse_images(raw, &mut errors))
+        .map(|raw| images::parse_images(raw, &mut errors, &mut warnings))
         .unwrap_or_default();
     let deployment_name = required(
         vars,

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 
-use super::{MANAGED_BY_LABEL, REFRESH_ANNOTATION, RenderContext, SELECTOR_LABELS};
+use super::{INIT_CONTAINER_NAME, MANAGED_BY_LABEL, REFRESH_ANNOTATION, RenderContext, SELECTOR_LABELS};
 use crate::config::Config;
 
 const VOLUME: &str = "kip";
@@ -24,7 +24,6 @@ const SLEEP_PATH: &str = "/kip/sleep";
 /// refresh replaces the pod anyway.
 const SLEEP_FOR: &str = "720h";
 const VOLUME_SIZE: &str = "50Mi";
-const INIT_CONTAINER: &str = "copy-sleep";
 /// The non-root id of distroless and scratch images, used where the platform assigns none.
 const NON_ROOT_ID: i64 = 65532;
 
@@ -88,7 +87,7 @@ pub fn desired_daemonset(config: &Config, ctx: &RenderContext) -> DaemonSet {
 fn pod_spec(config: &Config, ctx: &RenderContext) -> PodSpec {
     let resources = resources(config);
     let init = Container {
-        name: INIT_CONTAINER.to_string(),
+        name: INIT_CONTAINER_NAME.to_string(),
         image: Some(config.kip_image.clone()),
         command: Some(vec![SLEEP_SOURCE.to_string(), "--copy-to".to_string(), SLEEP_PATH.to_string()]),
         ..container_base(&resources)

@@ -16,6 +16,9 @@ pub const SELECTOR_LABELS: [(&str, &str); 2] = [("app.kubernetes.io/name", "imag
 /// Marks the DaemonSet as kip's (on the DaemonSet only, not in the selector).
 pub const MANAGED_BY_LABEL: (&str, &str) = ("app.kubernetes.io/managed-by", "kip");
 
+/// The init container that copies `sleep`; no cached image may take its name.
+pub const INIT_CONTAINER_NAME: &str = "copy-sleep";
+
 /// Pod template annotation whose change rolls every caching pod (a refresh without a gap).
 pub const REFRESH_ANNOTATION: &str = "kip.dev/refresh";
 

@@ -67,6 +67,7 @@ fn every_broken_entry_is_reported_with_its_number_and_text() {
         ("a=Quay.io/Eclipse/x", r#"entry 1 "a=Quay.io/Eclipse/x""#, "breaks at character 9 'E'"),
         ("a=quay.io/x:{prod-ver}", r#"entry 1 "a=quay.io/x:{prod-ver}""#, "placeholder from the product documentation"),
         ("a=quay.io/x//y", r#"entry 1 "a=quay.io/x//y""#, "empty repository path component"),
+        ("copy-sleep=x", r#"entry 1 "copy-sleep=x""#, "is kip's own init container in the same pod"),
         (";;", "", "lists no images"),
         (" ;\n ; ", "", "lists no images"),
     ];
@@ -137,4 +138,16 @@ fn the_seed_configmap_value_explains_its_placeholders() {
             ),
         );
     }
+}
+
+#[test]
+fn a_registry_named_only_by_its_capitals_is_warned_about() {
+    let config = valid(&[("IMAGES", "theia=Eclipse/theia:next;ok=quay.io/eclipse/x;local=localhost/x")]);
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    assert_problem(
+        &config.warnings,
+        "IMAGES",
+        r#"entry 1 "theia=Eclipse/theia:next""#,
+        r#"is pulled from a registry host named "Eclipse" because of its capitals; for a repository on the default registry write "eclipse/theia:next""#,
+    );
 }
