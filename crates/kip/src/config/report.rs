@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kip_rules::Quantity;
 
 use super::Config;
@@ -78,8 +79,9 @@ impl Config {
             format!("{} hours", self.caching_interval_hours)
         };
         let max_unavailable = match &self.max_unavailable {
-            k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n) => format!("{n} nodes"),
-            k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(percent) => format!("{percent} of nodes"),
+            IntOrString::Int(1) => "1 node".to_string(),
+            IntOrString::Int(n) => format!("{n} nodes"),
+            IntOrString::String(percent) => format!("{percent} of nodes"),
         };
         let _ = write!(
             out,

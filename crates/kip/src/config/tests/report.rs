@@ -126,7 +126,7 @@ fn the_summary_of_a_valid_configuration() {
     assert_eq!(
         one,
         "valid configuration: 1 image to cache, mode containers, refreshed every hour\n\
-         DaemonSet k8s-image-puller/kubernetes-image-puller (owner Deployment kubernetes-image-puller), at most 1 nodes \
+         DaemonSet k8s-image-puller/kubernetes-image-puller (owner Deployment kubernetes-image-puller), at most 1 node \
          refreshing at once\n\
          per node: CPU 50m requested, 200m limit; memory 10Mi requested, 20Mi limit"
     );

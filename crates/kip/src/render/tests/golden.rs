@@ -45,3 +45,11 @@ fn every_optional_field_set() {
     let ctx = RenderContext { refresh_token: Some("2024-05-01T10:00:00Z".to_string()), ..plain() };
     insta::assert_snapshot!("full", to_yaml(&desired_daemonset(&config, &ctx)));
 }
+
+#[test]
+fn the_yaml_reads_back_as_the_same_daemonset() {
+    let daemonset = desired_daemonset(&config(&[("TOLERATIONS", r#"[{"operator": "Exists"}]"#)]), &plain());
+    let yaml = to_yaml(&daemonset);
+    let read: DaemonSet = serde_saphyr::from_str(&yaml).unwrap_or_else(|error| panic!("{error}\n{yaml}"));
+    assert_eq!(read, daemonset);
+}
