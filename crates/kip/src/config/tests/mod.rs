@@ -1,5 +1,5 @@
-//! Tests of configuration parsing, validation and the report. Helpers here; one file per
-//! concern.
+//! Tests of configuration parsing, validation and the report: shared assertions here, one file
+//! per concern.
 
 mod images;
 mod json;
