@@ -70,20 +70,23 @@ pub async fn main(cli: Cli) -> ExitCode {
 }
 
 fn config_from_env() -> Result<Config, ExitCode> {
-    let vars: Vec<(String, String)> = std::env::vars().collect();
-    Config::from_vars(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|problems| {
+    Config::from_env().map_err(|problems| {
         eprintln!("{problems}");
         ExitCode::from(2)
     })
 }
 
-fn validate(_options: ValidateOptions) -> ExitCode {
-    match config_from_env() {
+/// The report is this command's output, so it goes to stdout either way.
+fn validate(options: ValidateOptions) -> ExitCode {
+    match Config::from_env() {
         Ok(config) => {
-            println!("The configuration is valid: {} images.", config.images.len());
+            println!("{}", config.summary(options.nodes).trim_end());
             ExitCode::SUCCESS
         }
-        Err(code) => code,
+        Err(problems) => {
+            println!("{}", problems.to_string().trim_end());
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -94,16 +97,8 @@ fn render_command(options: RenderOptions) -> ExitCode {
     };
     let ctx = RenderContext { openshift: options.openshift, owner_uid: options.owner_uid, refresh_token: None };
     let daemonset = render::desired_daemonset(&config, &ctx);
-    match serde_saphyr::to_string(&daemonset) {
-        Ok(yaml) => {
-            print!("{yaml}");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("kip: could not write YAML: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    print!("{}", render::to_yaml(&daemonset));
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]

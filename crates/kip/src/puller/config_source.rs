@@ -90,9 +90,9 @@ pub async fn watch_config_map(
                 }
             }
             Err(problems) => {
-                metrics.config_errors.set(problems.len() as i64);
+                metrics.config_errors.set(problems.errors.len() as i64);
                 health.set_config_valid(false);
-                error!(config_map = %name, problems = problems.len(), report = %problems, "the new configuration is invalid; keeping the last valid one");
+                error!(config_map = %name, problems = problems.errors.len(), report = %problems, "the new configuration is invalid; keeping the last valid one");
                 notifier.config_invalid(&problems).await;
             }
         }

@@ -90,6 +90,9 @@ pub async fn run(options: RunOptions) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for warning in &config.warnings {
+        warn!(%warning, "configuration warning");
+    }
     let client = match Client::try_default().await {
         Ok(client) => client,
         Err(err) => {

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-/// The pod-template annotation whose change rolls the caching pods.
-pub const REFRESH_ANNOTATION: &str = "kip.dev/refresh";
+pub use crate::render::REFRESH_ANNOTATION;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefreshPlan {

@@ -1,0 +1,119 @@
+//! What a valid configuration amounts to, for `kip validate` and the start-up log: how many
+//! images, how often, where, and what the DaemonSet reserves on each node and on the cluster
+//! (the per-image cost users ask about).
+
+use std::fmt::Write as _;
+
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kip_rules::Quantity;
+
+use super::Config;
+use super::problem::write_problems;
+
+/// CPU and memory requested and limited, per node or in total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    pub cpu_request: Quantity,
+    pub cpu_limit: Quantity,
+    pub memory_request: Quantity,
+    pub memory_limit: Quantity,
+}
+
+impl Reservation {
+    /// The reservation of `nodes` nodes, `None` on overflow.
+    pub fn times(self, nodes: u32) -> Option<Reservation> {
+        let n = i128::from(nodes);
+        Some(Reservation {
+            cpu_request: self.cpu_request.checked_mul(n)?,
+            cpu_limit: self.cpu_limit.checked_mul(n)?,
+            memory_request: self.memory_request.checked_mul(n)?,
+            memory_limit: self.memory_limit.checked_mul(n)?,
+        })
+    }
+}
+
+impl std::fmt::Display for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CPU {} requested, {} limit; memory {} requested, {} limit",
+            self.cpu_request.display_cpu(),
+            self.cpu_limit.display_cpu(),
+            self.memory_request.display_bytes(),
+            self.memory_limit.display_bytes()
+        )
+    }
+}
+
+fn parsed(quantity: &k8s_openapi::apimachinery::pkg::api::resource::Quantity) -> Quantity {
+    // A Config from `from_vars` holds only quantities that parsed; one built by hand with a
+    // bad text counts as zero rather than failing a report.
+    Quantity::parse(&quantity.0).unwrap_or(Quantity::from_nanos(0))
+}
+
+/// What one node's caching pod reserves. Every cached image is a container with the
+/// `CACHING_*` resources; the init container has the same, but runs alone before them, so (as
+/// the scheduler counts a pod) it adds nothing unless there were no images.
+pub fn reservation_per_node(config: &Config) -> Reservation {
+    let containers = i128::try_from(config.images.len()).unwrap_or(i128::MAX).max(1);
+    let scaled = |q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
+        parsed(q).checked_mul(containers).unwrap_or(Quantity::from_nanos(i128::MAX))
+    };
+    Reservation {
+        cpu_request: scaled(&config.caching_cpu_request),
+        cpu_limit: scaled(&config.caching_cpu_limit),
+        memory_request: scaled(&config.caching_memory_request),
+        memory_limit: scaled(&config.caching_memory_limit),
+    }
+}
+
+impl Config {
+    /// A few lines saying what this configuration will do; with `nodes`, also what it reserves
+    /// on that many nodes. Warnings follow, one a line.
+    pub fn summary(&self, nodes: Option<u32>) -> String {
+        let mut out = String::new();
+        let per_node = reservation_per_node(self);
+        let hours = if self.caching_interval_hours == 1 {
+            "hour".to_string()
+        } else {
+            format!("{} hours", self.caching_interval_hours)
+        };
+        let max_unavailable = match &self.max_unavailable {
+            IntOrString::Int(1) => "1 node".to_string(),
+            IntOrString::Int(n) => format!("{n} nodes"),
+            IntOrString::String(percent) => format!("{percent} of nodes"),
+        };
+        let _ = write!(
+            out,
+            "valid configuration: {} image{} to cache, mode {}, refreshed every {hours}\n\
+             DaemonSet {}/{} (owner Deployment {}), at most {max_unavailable} refreshing at once\n\
+             per node: {per_node}",
+            self.images.len(),
+            if self.images.len() == 1 { "" } else { "s" },
+            self.caching_mode.as_str(),
+            self.namespace,
+            self.daemonset_name,
+            self.deployment_name,
+        );
+        if let Some(nodes) = nodes {
+            match per_node.times(nodes) {
+                Some(total) => {
+                    let _ = write!(out, "\n{nodes} node{}: {total}", if nodes == 1 { "" } else { "s" });
+                }
+                None => {
+                    let _ = write!(out, "\n{nodes} nodes: more than can be counted");
+                }
+            }
+        }
+        let _ = write!(out, "{}", Warnings(self));
+        out
+    }
+}
+
+struct Warnings<'a>(&'a Config);
+
+impl std::fmt::Display for Warnings<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_problems(f, "warning", &self.0.warnings)
+    }
+}

@@ -1,0 +1,167 @@
+//! The caching DaemonSet: one pod per selected node, one sleeping container per cached image
+//! (so the kubelet pulls the image and keeps it while in use), and an init container that
+//! copies kip's static `sleep` into a shared volume so that images need no shell or `sleep`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, RollingUpdateDaemonSet};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EmptyDirVolumeSource, LocalObjectReference, PodSecurityContext, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+
+use super::{INIT_CONTAINER_NAME, MANAGED_BY_LABEL, REFRESH_ANNOTATION, RenderContext, SELECTOR_LABELS};
+use crate::config::Config;
+
+const VOLUME: &str = "kip";
+const MOUNT_PATH: &str = "/kip";
+/// kip's image is `FROM scratch` with both binaries static.
+const SLEEP_SOURCE: &str = "/usr/local/bin/kip-sleep";
+const SLEEP_PATH: &str = "/kip/sleep";
+/// Far longer than any refresh interval: the container must outlive its pod's purpose, and a
+/// refresh replaces the pod anyway.
+const SLEEP_FOR: &str = "720h";
+const VOLUME_SIZE: &str = "50Mi";
+/// The non-root id of distroless and scratch images, used where the platform assigns none.
+const NON_ROOT_ID: i64 = 65532;
+
+fn labels(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    SELECTOR_LABELS.iter().chain(extra).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
+    (!items.is_empty()).then_some(items)
+}
+
+fn non_empty_map(map: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
+    (!map.is_empty()).then(|| map.clone())
+}
+
+/// The DaemonSet kip wants in the cluster for `config`.
+pub fn desired_daemonset(config: &Config, ctx: &RenderContext) -> DaemonSet {
+    let owner = ctx.owner_uid.as_ref().map(|uid| OwnerReference {
+        api_version: "apps/v1".to_string(),
+        kind: "Deployment".to_string(),
+        name: config.deployment_name.clone(),
+        uid: uid.clone(),
+        // Without `controller`/`blockOwnerDeletion`: setting those needs permission on the
+        // Deployment's finalizers, and garbage collection works without them.
+        ..OwnerReference::default()
+    });
+    let template_annotations =
+        ctx.refresh_token.as_ref().map(|token| BTreeMap::from([(REFRESH_ANNOTATION.to_string(), token.clone())]));
+    DaemonSet {
+        metadata: ObjectMeta {
+            name: Some(config.daemonset_name.clone()),
+            namespace: Some(config.namespace.clone()),
+            labels: Some(labels(&[MANAGED_BY_LABEL])),
+            annotations: non_empty_map(&config.daemonset_annotations),
+            owner_references: owner.map(|owner| vec![owner]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(DaemonSetSpec {
+            selector: LabelSelector { match_labels: Some(labels(&[])), ..LabelSelector::default() },
+            update_strategy: Some(DaemonSetUpdateStrategy {
+                type_: Some("RollingUpdate".to_string()),
+                rolling_update: Some(RollingUpdateDaemonSet {
+                    max_unavailable: Some(config.max_unavailable.clone()),
+                    ..RollingUpdateDaemonSet::default()
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(&[])),
+                    annotations: template_annotations,
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod_spec(config, ctx)),
+            },
+            ..DaemonSetSpec::default()
+        }),
+        status: None,
+    }
+}
+
+fn pod_spec(config: &Config, ctx: &RenderContext) -> PodSpec {
+    let resources = resources(config);
+    let init = Container {
+        name: INIT_CONTAINER_NAME.to_string(),
+        image: Some(config.kip_image.clone()),
+        command: Some(vec![SLEEP_SOURCE.to_string(), "--copy-to".to_string(), SLEEP_PATH.to_string()]),
+        ..container_base(&resources)
+    };
+    let containers = config
+        .images
+        .iter()
+        .map(|cached| Container {
+            name: cached.name.clone(),
+            image: Some(cached.image.clone()),
+            command: Some(vec![SLEEP_PATH.to_string()]),
+            args: Some(vec![SLEEP_FOR.to_string()]),
+            ..container_base(&resources)
+        })
+        .collect();
+    let fixed_id = (!ctx.openshift).then_some(NON_ROOT_ID);
+    PodSpec {
+        termination_grace_period_seconds: Some(1),
+        node_selector: non_empty_map(&config.node_selector),
+        affinity: config.affinity.clone(),
+        tolerations: non_empty(config.tolerations.clone()),
+        image_pull_secrets: non_empty(
+            config.image_pull_secrets.iter().map(|name| LocalObjectReference { name: name.clone() }).collect(),
+        ),
+        security_context: Some(PodSecurityContext {
+            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_string(), localhost_profile: None }),
+            run_as_user: fixed_id,
+            run_as_group: fixed_id,
+            fs_group: fixed_id,
+            ..PodSecurityContext::default()
+        }),
+        volumes: Some(vec![Volume {
+            name: VOLUME.to_string(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: Some(Quantity(VOLUME_SIZE.to_string())),
+                ..EmptyDirVolumeSource::default()
+            }),
+            ..Volume::default()
+        }]),
+        init_containers: Some(vec![init]),
+        containers,
+        ..PodSpec::default()
+    }
+}
+
+fn resources(config: &Config) -> ResourceRequirements {
+    let pair = |cpu: &Quantity, memory: &Quantity| {
+        BTreeMap::from([("cpu".to_string(), cpu.clone()), ("memory".to_string(), memory.clone())])
+    };
+    ResourceRequirements {
+        requests: Some(pair(&config.caching_cpu_request, &config.caching_memory_request)),
+        limits: Some(pair(&config.caching_cpu_limit, &config.caching_memory_limit)),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// What every container shares: the volume, the pull policy (`Always`, so a refresh re-pulls
+/// mutable tags), the resources and the restricted security context.
+fn container_base(resources: &ResourceRequirements) -> Container {
+    Container {
+        image_pull_policy: Some("Always".to_string()),
+        resources: Some(resources.clone()),
+        volume_mounts: Some(vec![VolumeMount {
+            name: VOLUME.to_string(),
+            mount_path: MOUNT_PATH.to_string(),
+            ..VolumeMount::default()
+        }]),
+        security_context: Some(SecurityContext {
+            run_as_non_root: Some(true),
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_string()]), add: None }),
+            ..SecurityContext::default()
+        }),
+        ..Container::default()
+    }
+}
