@@ -5,4 +5,5 @@ pub mod cli;
 pub mod config;
 pub mod puller;
 pub mod render;
+pub mod status;
 pub mod telemetry;
