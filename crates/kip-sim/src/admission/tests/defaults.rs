@@ -72,11 +72,13 @@ fn pods_get_their_own_and_admission_defaults() {
             "containers": [{"name": "c", "image": "x:1", "ports": [{"containerPort": 8080}],
                             "resources": {"limits": {"cpu": "1"}, "requests": {"memory": "1Mi"}},
                             "env": [{"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
-                            "readinessProbe": {"httpGet": {"port": 8080}}}],
-            "volumes": [{"name": "cm", "configMap": {"name": "x"}}, {"name": "scratch"}]
+                            "readinessProbe": {"httpGet": {"port": 8080}},
+                            "lifecycle": {"preStop": {"httpGet": {"port": 8080}}}}],
+            "volumes": [{"name": "cm", "configMap": {"name": "x"}}, {"name": "scratch"}, {"name": "h", "hostPath": {"path": "/h"}}]
         })),
     );
     let spec = &p["spec"];
+    assert_eq!(spec["terminationGracePeriodSeconds"], 30);
     assert_eq!(spec["enableServiceLinks"], true);
     assert_eq!(spec["serviceAccountName"], "default");
     assert_eq!(spec["serviceAccount"], "default");
@@ -100,6 +102,8 @@ fn pods_get_their_own_and_admission_defaults() {
     );
     assert_eq!(spec["volumes"][0]["configMap"]["defaultMode"], 420);
     assert_eq!(spec["volumes"][1], json!({"name": "scratch", "emptyDir": {}}));
+    assert_eq!(spec["volumes"][2]["hostPath"], json!({"path": "/h", "type": ""}));
+    assert_eq!(c["lifecycle"]["preStop"]["httpGet"], json!({"port": 8080, "path": "/", "scheme": "HTTP"}));
 }
 
 #[test]

@@ -49,6 +49,21 @@ fn container_rules() {
             ],
         ),
         (
+            "image with whitespace",
+            json!({"containers": [{"name": "c", "image": " x"}]}),
+            vec!["spec.containers[0].image: Invalid value: \" x\": must not have leading or trailing whitespace".into()],
+        ),
+        (
+            "host port",
+            json!({"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 80, "hostPort": -1}]}]}),
+            vec!["spec.containers[0].ports[0].hostPort: Invalid value: -1: must be between 1 and 65535, inclusive".into()],
+        ),
+        (
+            "dns policy",
+            json!({"dnsPolicy": "Nearest", "containers": [{"name": "c", "image": "x"}]}),
+            vec!["spec.dnsPolicy: Unsupported value: \"Nearest\": supported values: \"ClusterFirstWithHostNet\", \"ClusterFirst\", \"Default\", \"None\"".into()],
+        ),
+        (
             "restart policy",
             json!({"restartPolicy": "Sometimes", "containers": [{"name": "c", "image": "x"}]}),
             vec!["spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"".into()],
@@ -72,6 +87,16 @@ fn volumes_and_mounts() {
             "mount without a path",
             json!({"volumes": [{"name": "kip"}], "containers": [{"name": "c", "image": "x", "volumeMounts": [{"name": "kip"}]}]}),
             vec!["spec.containers[0].volumeMounts[0].mountPath: Required value".into()],
+        ),
+        (
+            "mount without a volume name",
+            json!({"containers": [{"name": "c", "image": "x", "volumeMounts": [{"mountPath": "/v"}]}]}),
+            vec!["spec.containers[0].volumeMounts[0].name: Required value".into()],
+        ),
+        (
+            "volume name",
+            json!({"volumes": [{"name": "Kip"}], "containers": [{"name": "c", "image": "x"}]}),
+            vec!["spec.volumes[0].name: Invalid value: \"Kip\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".into()],
         ),
         (
             "duplicate volumes",

@@ -119,6 +119,12 @@ fn patch_directives() {
             json!({"zone": "a"}),
         ),
         (
+            "$patch: merge on a map",
+            json!({"spec": {"nodeSelector": {"$patch": "merge", "zone": "a"}}}),
+            "/spec/nodeSelector",
+            json!({"disk": "ssd", "zone": "a"}),
+        ),
+        (
             "$patch: delete on a map",
             json!({"spec": {"nodeSelector": {"$patch": "delete"}}}),
             "/spec/nodeSelector",
