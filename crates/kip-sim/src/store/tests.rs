@@ -20,7 +20,10 @@ fn daemonset(name: &str, image: &str) -> Value {
     json!({
         "apiVersion": "apps/v1", "kind": "DaemonSet",
         "metadata": {"name": name, "namespace": "ns"},
-        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}},
+        "spec": {
+            "selector": {"matchLabels": {"app": "a"}},
+            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c", "image": image}]}}
+        },
         "status": {"numberReady": 7}
     })
 }
