@@ -585,6 +585,10 @@ fn merge_parts(rt: &ResourceType, current: &Value, proposed: Value, part: Part) 
                     }
                 }
             }
+            // A status write records who owns which status fields.
+            if let Some(managed) = proposed.pointer("/metadata/managedFields") {
+                set_meta(&mut next, "managedFields", managed.clone());
+            }
             next
         }
         Part::Main => {
@@ -631,16 +635,24 @@ fn spec_changed(a: &Value, b: &Value) -> bool {
     strip(a) != strip(b)
 }
 
+/// Equal but for the times in managedFields: a write that changes only when a manager last
+/// wrote is not a change (as the API server treats it), while a change of ownership is.
 fn same_ignoring_managed_fields(a: &Value, b: &Value) -> bool {
+    if a == b {
+        return true;
+    }
     let strip = |v: &Value| -> Value {
         let mut v = v.clone();
-        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("managedFields");
+        if let Some(entries) = v.pointer_mut("/metadata/managedFields").and_then(Value::as_array_mut) {
+            for entry in entries {
+                if let Some(entry) = entry.as_object_mut() {
+                    entry.remove("time");
+                }
+            }
         }
         v
     };
-    // Cheap check first: most writes differ in more than managedFields.
-    a == b || strip(a) == strip(b)
+    strip(a) == strip(b)
 }
 
 pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
