@@ -133,3 +133,20 @@ def test_yamllint_catches_duplicate_keys_and_long_source_lines():
     long_line = "key: " + " ".join(["word"] * 40) + "\n"
     assert check_artifacts.yamllint_problems(long_line, strict=False) == []
     assert check_artifacts.yamllint_problems(long_line, strict=True)[0].startswith("line 1: line too long")
+
+
+def test_the_pod_environment_is_the_config_map_overridden_by_env(helm_objects):
+    import pod_env
+
+    config_map = find(helm_objects, "ConfigMap")
+    env = pod_env.pod_environment(
+        find(helm_objects, "Deployment"), "k8s-image-puller", "kip-0", lambda name: {**config_map, "checked": name}
+    )
+    assert {k: env[k] for k in contract.CONFIG_MAP_DEFAULTS} == config_map["data"]
+    assert env["DEPLOYMENT_NAME"] == "kubernetes-image-puller"
+    assert env["KIP_CONFIG_MAP"] == "k8s-image-puller"
+    assert env["POD_NAME"] == "kip-0"
+    # `env` wins over `envFrom`, as in a pod.
+    config_map = {"data": {"POD_NAME": "from the ConfigMap", "IMAGES": "a=b"}}
+    env = pod_env.pod_environment(find(helm_objects, "Deployment"), "ns", "kip-1", lambda name: config_map)
+    assert (env["POD_NAME"], env["IMAGES"]) == ("kip-1", "a=b")
