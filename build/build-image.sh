@@ -54,8 +54,10 @@ command -v buildah >/dev/null || die "buildah is not installed (Debian/Ubuntu: a
 if $compile; then
     echo "build-image: compiling static release binaries" >&2
     (cd "$repo_root" && RUSTFLAGS='-C target-feature=+crt-static' \
-        cargo build --release --target x86_64-unknown-linux-gnu -p kip)
-    (cd "$repo_root" && cargo build --release --manifest-path crates/kip-sleep/Cargo.toml)
+        cargo build --release --target x86_64-unknown-linux-gnu -p kip) \
+        || { echo "build-image: compiling kip failed" >&2; exit 1; }
+    (cd "$repo_root" && cargo build --release --manifest-path crates/kip-sleep/Cargo.toml) \
+        || { echo "build-image: compiling kip-sleep failed" >&2; exit 1; }
 fi
 
 # A scratch image has no dynamic loader: a dynamically linked binary would fail at start with
@@ -98,7 +100,8 @@ created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
 echo "build-image: building $image (kip $version, revision $revision)" >&2
 "${buildah_cmd[@]}" build --quiet --isolation chroot --format oci --timestamp "$epoch" \
     --build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg CREATED="$created" \
-    --file "$context/Containerfile" --tag "$image" "$context" >/dev/null
+    --file "$context/Containerfile" --tag "$image" "$context" >/dev/null \
+    || { echo "build-image: buildah could not build $image (its message is above)" >&2; exit 1; }
 
 # The size a node stores: the one layer, uncompressed.
 layer_bytes=$(stat -c %s "$context/kip" "$context/kip-sleep" "$context/ca-certificates.crt" | awk '{ total += $1 } END { print total }')
@@ -110,6 +113,7 @@ if [ -n "$push_to" ]; then
     $insecure && push_args+=(--tls-verify=false)
     digest_out=${digest_file:-$context/digest}
     echo "build-image: pushing to $push_to" >&2
-    "${buildah_cmd[@]}" push --quiet "${push_args[@]}" --digestfile "$digest_out" "$image" "docker://$push_to"
+    "${buildah_cmd[@]}" push --quiet "${push_args[@]}" --digestfile "$digest_out" "$image" "docker://$push_to" \
+        || { echo "build-image: could not push to $push_to (log in with 'buildah login', or --insecure for a registry without TLS)" >&2; exit 1; }
     echo "build-image: pushed $push_to@$(cat "$digest_out")" >&2
 fi

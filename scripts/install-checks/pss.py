@@ -101,6 +101,8 @@ def restricted_violations(obj: dict[str, Any]) -> list[str]:
         sc = container.get("securityContext") or {}
         if sc.get("privileged"):
             problems.append(f"{where}: privileged must not be true")
+        if (sc.get("windowsOptions") or {}).get("hostProcess"):
+            problems.append(f"{where}: windowsOptions.hostProcess must not be true")
         for port in container.get("ports") or []:
             if port.get("hostPort"):
                 problems.append(f"{where}: hostPort {port['hostPort']} is not allowed")

@@ -72,6 +72,7 @@ INIT_SC = SPEC + ("initContainers", 0, "securityContext")
         (POD_SC + ("runAsUser",), 0, "securityContext.runAsUser must not be 0"),
         (POD_SC + ("seccompProfile",), {"type": "Unconfined"}, "must be RuntimeDefault or Localhost, not Unconfined"),
         (MAIN_SC + ("privileged",), True, "containers[main]: privileged must not be true"),
+        (MAIN_SC + ("windowsOptions",), {"hostProcess": True}, "containers[main]: windowsOptions.hostProcess"),
         (MAIN + ("ports",), [{"containerPort": 80, "hostPort": 80}], "hostPort 80 is not allowed"),
         (MAIN_SC + ("procMount",), "Unmasked", "procMount must be Default"),
         (MAIN_SC + ("allowPrivilegeEscalation",), True, "allowPrivilegeEscalation must be false"),
