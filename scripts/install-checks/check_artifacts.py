@@ -271,6 +271,15 @@ def check_sources(report: Report) -> None:
             return problems
 
         report.check(f"deploy/openshift/{template}: parameters and defaults", parameters)
+    def seed_paths() -> list[str]:
+        # The seed document's commands use deploy/<template>.yaml, an older layout.
+        return [
+            f"deploy/{name} does not lead to deploy/openshift/{name}"
+            for name in TEMPLATE_PARAMETERS
+            if (render.DEPLOY / name).resolve() != (render.OPENSHIFT / name).resolve()
+        ]
+
+    report.check("the seed's template paths deploy/*.yaml lead to deploy/openshift/", seed_paths)
     sources = sorted(
         [*render.OPENSHIFT.glob("*.yaml"), *render.KUSTOMIZE_BASE.glob("*.yaml"),
          render.CHART / "values.yaml", render.CHART / "Chart.yaml",
