@@ -9,7 +9,9 @@ ConfigMap keys, the Deployment's wiring, least-privilege RBAC). Then checks acro
 (same defaults, same rights) and of the sources themselves.
 
 Prints one line per check and ends with "N passed, M failed"; exits 1 when any check fails.
-With KIP_BIN set to a kip binary, also runs `kip validate` on each installation's ConfigMap.
+With KIP_BIN set to a kip binary, also runs `kip validate` on each installation's ConfigMap,
+and checks the DaemonSet `kip render` makes from it (schema, and the "baseline" standard that
+the kustomize base's namespace enforces).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from yamllint.config import YamlLintConfig
 import contract
 import render
 from installations import HELM_SETS, Installation, all_installations
-from pss import pod_spec, restricted_violations
+from pss import baseline_violations, pod_spec, restricted_violations
 
 HERE = Path(__file__).resolve().parent
 OLDEST_KUBERNETES = (1, 28)
@@ -116,16 +118,36 @@ def check_installation(report: Report, installation: Installation, versions: lis
     report.check("Deployment: wired as `kip run` expects", lambda: contract.check_deployment(objects))
     report.check("RBAC: exactly kip's API calls, namespaced, pinned names match", lambda: contract.check_rbac(objects))
     if os.environ.get("KIP_BIN"):
-        report.check("kip validate accepts the ConfigMap", lambda: kip_validate(objects))
+        report.check("kip validate accepts the ConfigMap", lambda: kip_command(objects, "validate")[1])
+        report.check(
+            "the DaemonSet kip renders from it: valid schema, baseline Pod Security (the namespace's level)",
+            lambda: rendered_daemonset_problems(objects, versions),
+        )
 
 
-def kip_validate(objects: list[dict[str, Any]]) -> list[str]:
+def kip_command(objects: list[dict[str, Any]], *args: str) -> tuple[str, list[str]]:
+    """Runs KIP_BIN with the installation's ConfigMap and DEPLOYMENT_NAME as environment."""
     config_map = contract.by_kind(objects, "ConfigMap")[0]
     deployment = contract.by_kind(objects, "Deployment")[0]
     env = {"PATH": os.environ.get("PATH", ""), **(config_map.get("data") or {})}
     env["DEPLOYMENT_NAME"] = contract.name_of(deployment) or ""
-    done = subprocess.run([os.environ["KIP_BIN"], "validate"], env=env, capture_output=True, text=True)
-    return [] if done.returncode == 0 else [f"exit {done.returncode}: {done.stderr.strip() or done.stdout.strip()}"]
+    done = subprocess.run([os.environ["KIP_BIN"], *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        return "", [f"kip {' '.join(args)} exited {done.returncode}: {done.stderr.strip() or done.stdout.strip()}"]
+    return done.stdout, []
+
+
+def rendered_daemonset_problems(objects: list[dict[str, Any]], versions: list[str]) -> list[str]:
+    text, problems = kip_command(objects, "render")
+    if problems:
+        return problems
+    daemonsets = render.objects(text)
+    if [d.get("kind") for d in daemonsets] != ["DaemonSet"]:
+        return [f"kip render printed {[d.get('kind') for d in daemonsets]}, expected one DaemonSet"]
+    problems = schema_problems(daemonsets, versions)
+    for daemonset in daemonsets:
+        problems += [f"{kind_name(daemonset)}: {p}" for p in baseline_violations(daemonset)]
+    return problems
 
 
 def check_across(report: Report, installations: list[Installation]) -> None:

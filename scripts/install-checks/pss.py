@@ -1,10 +1,10 @@
-"""The "restricted" Pod Security Standard (which includes "baseline"), checked on rendered
-manifests: the rules the API server's PodSecurity admission applies at `enforce: restricted`,
-for the latest policy version.
+"""The Pod Security Standards, checked on rendered manifests: the rules the API server's
+PodSecurity admission applies at `enforce: baseline` and `enforce: restricted` (which includes
+baseline), for the latest policy version.
 
-`restricted_violations(obj)` returns one message per violation for any object that holds a pod
-template (Deployment, DaemonSet, StatefulSet, ReplicaSet, Job, CronJob, Pod), and nothing for
-other kinds.
+`restricted_violations(obj)` and `baseline_violations(obj)` return one message per violation
+for any object that holds a pod template (Deployment, DaemonSet, StatefulSet, ReplicaSet, Job,
+CronJob, Pod), and nothing for other kinds.
 """
 
 from __future__ import annotations
@@ -53,12 +53,19 @@ def _containers(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def restricted_violations(obj: dict[str, Any]) -> list[str]:
+    return violations(obj, restricted=True)
+
+
+def baseline_violations(obj: dict[str, Any]) -> list[str]:
+    return violations(obj, restricted=False)
+
+
+def violations(obj: dict[str, Any], restricted: bool) -> list[str]:
     found = pod_spec(obj)
     if found is None:
         return []
     metadata, spec = found
     pod_sc = spec.get("securityContext") or {}
-    containers = list(_containers(spec))
     problems: list[str] = []
 
     # Baseline: host namespaces, privileged, host paths and ports, profiles, sysctls.
@@ -71,7 +78,7 @@ def restricted_violations(obj: dict[str, Any]) -> list[str]:
         sources = set(volume) - {"name"}
         if "hostPath" in sources:
             problems.append(f"volume {volume.get('name')}: hostPath volumes are forbidden")
-        elif not sources <= RESTRICTED_VOLUME_SOURCES:
+        elif restricted and not sources <= RESTRICTED_VOLUME_SOURCES:
             problems.append(
                 f"volume {volume.get('name')}: type {', '.join(sorted(sources))} is not allowed "
                 f"(allowed: {', '.join(sorted(RESTRICTED_VOLUME_SOURCES))})"
@@ -86,18 +93,19 @@ def restricted_violations(obj: dict[str, Any]) -> list[str]:
             value == "runtime/default" or value.startswith("localhost/")
         ):
             problems.append(f"annotation {key}: AppArmor profile {value!r} is not allowed")
-
-    # Restricted: non-root, seccomp.
-    pod_non_root = pod_sc.get("runAsNonRoot") is True
-    if pod_sc.get("runAsNonRoot") is False:
-        problems.append("securityContext.runAsNonRoot must not be false")
-    if pod_sc.get("runAsUser") == 0:
-        problems.append("securityContext.runAsUser must not be 0")
     pod_seccomp = (pod_sc.get("seccompProfile") or {}).get("type")
     if pod_seccomp is not None and pod_seccomp not in SECCOMP_ALLOWED:
         problems.append(f"securityContext.seccompProfile.type must be RuntimeDefault or Localhost, not {pod_seccomp}")
 
-    for where, container in containers:
+    # Restricted: non-root on the pod.
+    pod_non_root = pod_sc.get("runAsNonRoot") is True
+    if restricted:
+        if pod_sc.get("runAsNonRoot") is False:
+            problems.append("securityContext.runAsNonRoot must not be false")
+        if pod_sc.get("runAsUser") == 0:
+            problems.append("securityContext.runAsUser must not be 0")
+
+    for where, container in _containers(spec):
         sc = container.get("securityContext") or {}
         if sc.get("privileged"):
             problems.append(f"{where}: privileged must not be true")
@@ -110,23 +118,26 @@ def restricted_violations(obj: dict[str, Any]) -> list[str]:
             problems.append(f"{where}: procMount must be Default")
         problems += _selinux(f"{where}.securityContext", sc)
         problems += _apparmor(f"{where}.securityContext", sc)
+        seccomp = (sc.get("seccompProfile") or {}).get("type")
+        if seccomp is not None and seccomp not in SECCOMP_ALLOWED:
+            problems.append(f"{where}: seccompProfile.type must be RuntimeDefault or Localhost, not {seccomp}")
+        capabilities = sc.get("capabilities") or {}
+        allowed = RESTRICTED_CAPABILITIES if restricted else BASELINE_CAPABILITIES
+        for added in capabilities.get("add") or []:
+            if added not in allowed:
+                problems.append(f"{where}: capability {added} may not be added (allowed: {', '.join(sorted(allowed))})")
+        if not restricted:
+            continue
         if sc.get("allowPrivilegeEscalation") is not False:
             problems.append(f"{where}: securityContext.allowPrivilegeEscalation must be false")
         if sc.get("runAsNonRoot") is False or (not pod_non_root and sc.get("runAsNonRoot") is not True):
             problems.append(f"{where}: runAsNonRoot must be true (on the pod or on every container)")
         if sc.get("runAsUser") == 0:
             problems.append(f"{where}: securityContext.runAsUser must not be 0")
-        seccomp = (sc.get("seccompProfile") or {}).get("type")
-        if seccomp is not None and seccomp not in SECCOMP_ALLOWED:
-            problems.append(f"{where}: seccompProfile.type must be RuntimeDefault or Localhost, not {seccomp}")
-        elif seccomp is None and pod_seccomp is None:
+        if seccomp is None and pod_seccomp is None:
             problems.append(f"{where}: seccompProfile.type must be set to RuntimeDefault or Localhost (on the pod or the container)")
-        capabilities = sc.get("capabilities") or {}
         if "ALL" not in (capabilities.get("drop") or []):
             problems.append(f"{where}: capabilities must drop ALL")
-        for added in capabilities.get("add") or []:
-            if added not in BASELINE_CAPABILITIES or added not in RESTRICTED_CAPABILITIES:
-                problems.append(f"{where}: capability {added} may not be added (only NET_BIND_SERVICE)")
     return problems
 
 

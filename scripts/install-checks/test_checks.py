@@ -150,3 +150,57 @@ def test_the_pod_environment_is_the_config_map_overridden_by_env(helm_objects):
     config_map = {"data": {"POD_NAME": "from the ConfigMap", "IMAGES": "a=b"}}
     env = pod_env.pod_environment(find(helm_objects, "Deployment"), "ns", "kip-1", lambda name: config_map)
     assert (env["POD_NAME"], env["IMAGES"]) == ("kip-1", "a=b")
+
+
+SPEC_DAEMONSET = """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: kubernetes-image-puller
+spec:
+  selector:
+    matchLabels: {test: daemonset-test, app.kubernetes.io/name: image-puller}
+  template:
+    metadata:
+      labels: {test: daemonset-test, app.kubernetes.io/name: image-puller}
+    spec:
+      terminationGracePeriodSeconds: 1
+      securityContext: {fsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
+      volumes: [{name: kip, emptyDir: {sizeLimit: 50Mi}}]
+      initContainers:
+        - name: copy-sleep
+          image: ghcr.io/kip-dev/kip:0.1.0
+          command: [/usr/local/bin/kip-sleep, --copy-to, /kip/sleep]
+          volumeMounts: [{name: kip, mountPath: /kip}]
+          securityContext:
+            runAsNonRoot: true
+            runAsUser: 65532
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+      containers:
+        - name: java
+          image: eclipse/che-java:11
+          command: [/kip/sleep]
+          args: [720h]
+          volumeMounts: [{name: kip, mountPath: /kip}]
+          securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+"""
+
+
+@pytest.mark.parametrize(
+    "daemonset, expected",
+    [
+        (SPEC_DAEMONSET, []),
+        (SPEC_DAEMONSET.replace("emptyDir: {sizeLimit: 50Mi}", "hostPath: {path: /var}"),
+         ["DaemonSet/kubernetes-image-puller: volume kip: hostPath volumes are forbidden"]),
+        ("", ["kip render printed [], expected one DaemonSet"]),
+    ],
+)
+def test_the_daemonset_kip_renders_is_checked(openshift_objects, tmp_path, monkeypatch, daemonset, expected):
+    (tmp_path / "daemonset.yaml").write_text(daemonset)
+    fake = tmp_path / "kip"
+    fake.write_text(f'#!/bin/sh\n[ "$1" = render ] && cat {tmp_path}/daemonset.yaml\n[ -n "$IMAGES" ]\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("KIP_BIN", str(fake))
+    assert check_artifacts.rendered_daemonset_problems(openshift_objects, ["1.28", "1.37"]) == expected

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from pss import restricted_violations
+from pss import baseline_violations, restricted_violations
 
 
 def compliant_deployment():
@@ -81,7 +81,7 @@ INIT_SC = SPEC + ("initContainers", 0, "securityContext")
         (MAIN_SC + ("runAsUser",), 0, "containers[main]: securityContext.runAsUser must not be 0"),
         (MAIN_SC + ("seccompProfile",), {"type": "Unconfined"}, "containers[main]: seccompProfile.type must be"),
         (MAIN_SC + ("capabilities",), {"drop": ["NET_RAW"]}, "containers[main]: capabilities must drop ALL"),
-        (MAIN_SC + ("capabilities",), {"drop": ["ALL"], "add": ["CHOWN"]}, "capability CHOWN may not be added"),
+        (MAIN_SC + ("capabilities",), {"drop": ["ALL"], "add": ["CHOWN"]}, "capability CHOWN may not be added (allowed: NET_BIND_SERVICE)"),
         (MAIN_SC + ("capabilities",), {"drop": ["ALL"], "add": ["SYS_ADMIN"]}, "capability SYS_ADMIN may not be added"),
     ],
 )
@@ -122,3 +122,26 @@ def test_cronjobs_and_bare_pods_are_checked():
 
 def test_objects_without_pods_are_not_checked():
     assert restricted_violations({"kind": "ConfigMap", "data": {"hostNetwork": "true"}}) == []
+
+
+@pytest.mark.parametrize(
+    "path, value, baseline_allows",
+    [
+        (MAIN_SC + ("allowPrivilegeEscalation",), True, True),
+        (MAIN_SC + ("runAsNonRoot",), False, True),
+        (MAIN_SC + ("runAsUser",), 0, True),
+        (MAIN_SC + ("capabilities",), {"add": ["CHOWN"]}, True),
+        (SPEC + ("volumes",), [{"name": "n", "nfs": {"server": "s", "path": "/"}}], True),
+        (POD_SC, {}, True),
+        (MAIN_SC + ("capabilities",), {"add": ["SYS_ADMIN"]}, False),
+        (SPEC + ("hostNetwork",), True, False),
+        (MAIN_SC + ("privileged",), True, False),
+        (SPEC + ("volumes",), [{"name": "h", "hostPath": {"path": "/"}}], False),
+        (POD_SC + ("seccompProfile",), {"type": "Unconfined"}, False),
+    ],
+)
+def test_baseline_allows_what_only_restricted_forbids(path, value, baseline_allows):
+    obj = compliant_deployment()
+    set_path(obj, path, value)
+    assert restricted_violations(obj) != []
+    assert (baseline_violations(obj) == []) == baseline_allows, baseline_violations(obj)
