@@ -18,7 +18,9 @@
 #   4. stop kip with SIGTERM, which deletes the DaemonSet (as the Go puller does), and the
 #      simulator.
 #
-# KIP_BIN is the kip binary (default: `cargo build -p kip`, then target/debug/kip). Python
+# KIP_BIN is the kip binary (default: `cargo build -p kip`, then target/debug/kip);
+# E2E_APPLY_FLAGS adds flags to every `kubectl apply` (e.g. --server-side); E2E_TIMEOUT is how
+# long to wait for the DaemonSet, in seconds (default 120). Python
 # packages come from scripts/requirements-test.txt (KIP_CHECKS_VENV, as run.sh). Every process
 # started here is stopped by its own process id. Exits 1 when a check fails.
 set -euo pipefail
@@ -28,6 +30,7 @@ here="$repo/scripts/install-checks"
 venv=${KIP_CHECKS_VENV:-$repo/target/install-checks-venv}
 namespace=k8s-image-puller
 timeout=${E2E_TIMEOUT:-120}
+read -r -a apply_flags <<<"${E2E_APPLY_FLAGS:-}"
 methods=("$@")
 [ ${#methods[@]} -gt 0 ] || methods=(openshift helm kustomize)
 
@@ -113,13 +116,13 @@ install() {
                 local params=()
                 [ "$template" = configmap ] && params=(-p "IMAGES=$images")
                 python "$repo/deploy/tools/oc_process.py" -f "$repo/deploy/openshift/$template.yaml" "${params[@]}" \
-                    | kubectl apply --namespace "$namespace" -f -
+                    | kubectl apply "${apply_flags[@]}" --namespace "$namespace" -f -
             done
             ;;
         helm)
             kubectl create namespace "$namespace"
             python "$here/render.py" helm --namespace "$namespace" --set "configMap.images=$images" \
-                | kubectl apply -f -
+                | kubectl apply "${apply_flags[@]}" -f -
             ;;
         kustomize)
             # A user's overlay: the base with their own images.
@@ -138,7 +141,7 @@ patches:
         path: /data/IMAGES
         value: "$images"
 EOF
-            kubectl apply -k "$overlay"
+            kubectl apply "${apply_flags[@]}" -k "$overlay"
             rm -rf "$overlay"
             ;;
         *) fail "unknown method '$method' (openshift, helm or kustomize)" ;;
@@ -167,6 +170,7 @@ run_method() {
     log ""
     log "== $method"
     workdir=$(mktemp -d)
+    log "  logs in $workdir (sim.log, kip.log), removed when the method passes"
     start_simulator "$workdir"
     install "$method" 2>&1 | sed 's/^/  /'
 
