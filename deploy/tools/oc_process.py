@@ -29,7 +29,8 @@ import random
 import re
 import string
 import sys
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 # The same patterns as `oc`: `${NAME}` anywhere, `${{NAME}}` only as the whole string.
 STRING_REFERENCE = re.compile(r"\$\{([a-zA-Z0-9_]+?)\}")
@@ -49,10 +50,18 @@ class TemplateError(Exception):
     """A template or parameter problem, worded so that a person can fix it."""
 
 
+def _read(path: str) -> str:
+    """A file's text; "-" is stdin."""
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as file:
+        return file.read()
+
+
 def load_template(path: str) -> dict[str, Any]:
     """Reads a Template from a JSON or YAML file ("-" for stdin)."""
     try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        text = _read(path)
     except OSError as err:
         raise TemplateError(f"cannot read the template {path}: {err.strerror}") from err
     try:
@@ -91,7 +100,7 @@ def parse_assignments(pairs: Iterable[str], source: str) -> list[tuple[str, str]
 def read_param_file(path: str) -> list[str]:
     """NAME=VALUE lines; blank lines and lines starting with # are skipped."""
     try:
-        lines = (sys.stdin if path == "-" else open(path, encoding="utf-8")).read().splitlines()
+        lines = _read(path).splitlines()
     except OSError as err:
         raise TemplateError(f"cannot read the parameter file {path}: {err.strerror}") from err
     return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
