@@ -1,7 +1,6 @@
 //! Discovery documents in their plain (unaggregated) JSON forms, built from the registry at
 //! request time so CRD types appear and disappear as they are established and removed.
-//! `/openapi/v2` and `/openapi/v3` are not served (404): kubectl then relies on its built-in
-//! schemas for built-in kinds.
+//! OpenAPI: a minimal v3 surface (see [`super::openapi`]); `/openapi/v2` is not served (404).
 
 use serde_json::{Value, json};
 
@@ -72,6 +71,10 @@ pub fn document(state: &ServerState, route: Route) -> Result<Value, ApiError> {
             Ok(
                 json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
             )
+        }
+        Route::OpenApiIndex => Ok(super::openapi::index(&registry)),
+        Route::OpenApiGroupVersion { group, version } => {
+            super::openapi::group_version(&registry, &group, &version).ok_or_else(not_found)
         }
         Route::OpenApi => Err(not_found()),
         Route::NotFound | Route::Health | Route::Resource(_) => Err(not_found()),

@@ -13,6 +13,7 @@ mod discovery;
 mod encode;
 mod listen;
 mod negotiate;
+mod openapi;
 mod paging;
 mod paths;
 mod query;

@@ -18,7 +18,14 @@ pub enum Route {
         group: String,
         version: String,
     },
-    /// `/openapi/...`: not served (clients fall back to their built-in schemas).
+    /// `/openapi/v3`: the OpenAPI v3 index.
+    OpenApiIndex,
+    /// `/openapi/v3/api/v1`, `/openapi/v3/apis/GROUP/VERSION`.
+    OpenApiGroupVersion {
+        group: String,
+        version: String,
+    },
+    /// Any other `/openapi/...` (v2 included): not served.
     OpenApi,
     Resource(ResourcePath),
     NotFound,
@@ -44,6 +51,13 @@ pub fn parse(path: &str) -> Route {
     match segments.as_slice() {
         ["version"] => Route::Version,
         ["healthz" | "readyz" | "livez", ..] => Route::Health,
+        ["openapi", "v3"] => Route::OpenApiIndex,
+        ["openapi", "v3", "api", version] => {
+            Route::OpenApiGroupVersion { group: String::new(), version: version.to_string() }
+        }
+        ["openapi", "v3", "apis", group, version] => {
+            Route::OpenApiGroupVersion { group: group.to_string(), version: version.to_string() }
+        }
         ["openapi", ..] => Route::OpenApi,
         ["api"] => Route::CoreVersions,
         ["api", version] => Route::Resources { group: String::new(), version: version.to_string() },
@@ -119,6 +133,9 @@ mod tests {
             ("/healthz", Route::Health),
             ("/readyz/ping", Route::Health),
             ("/openapi/v2", Route::OpenApi),
+            ("/openapi/v3", Route::OpenApiIndex),
+            ("/openapi/v3/api/v1", Route::OpenApiGroupVersion { group: "".into(), version: "v1".into() }),
+            ("/openapi/v3/apis/apps/v1", Route::OpenApiGroupVersion { group: "apps".into(), version: "v1".into() }),
             ("/api", Route::CoreVersions),
             ("/apis", Route::Groups),
             ("/apis/apps", Route::Group("apps".into())),
