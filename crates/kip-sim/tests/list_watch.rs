@@ -1,6 +1,11 @@
 //! Lists (selectors, paging) and watches (kube-rs watchers, resumption, bookmarks, streaming
 //! lists, selector transitions) against the simulator over HTTP.
 
+// ApiError is large by design (a whole Status); the store closures return it.
+#![allow(clippy::result_large_err)]
+// Helpers here are test code: a failure is a test failure.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! The wire protocol as raw HTTP: discovery documents, content negotiation, tables, status
 //! errors, faults, request accounting and the admin endpoints, and the restart.
 
+// Helpers here are test code: a failure is a test failure.
+#![allow(clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests: a started simulator, clients, raw HTTP requests.
 #![allow(dead_code)]
+// Test helpers: a failure here is a test failure.
+#![allow(clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
