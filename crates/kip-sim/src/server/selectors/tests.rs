@@ -1,5 +1,5 @@
 use super::*;
-use crate::resources::Registry;
+use crate::resources::{Registry, ResourceType};
 use serde_json::json;
 
 fn labelled(labels: Value) -> Value {

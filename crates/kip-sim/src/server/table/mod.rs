@@ -3,6 +3,7 @@
 //! `additionalPrinterColumns` (JSONPath) for custom resources.
 
 mod age;
+mod cells;
 mod printers;
 
 use jsonpath_rust::JsonPath;
