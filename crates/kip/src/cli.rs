@@ -48,6 +48,8 @@ pub enum Command {
     Render(RenderOptions),
     /// Show which selected node holds which cached image.
     Status(StatusOptions),
+    /// Run a simulated Kubernetes cluster on 127.0.0.1 (for trying kip without a cluster).
+    Sim(kip_sim::sim::SimArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -96,6 +98,13 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Validate(options) => validate(options),
         Command::Render(options) => render_command(options),
         Command::Status(options) => status_command(options).await,
+        Command::Sim(args) => match kip_sim::sim::run_sim_command(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("kip sim: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
