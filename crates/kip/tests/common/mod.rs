@@ -1,5 +1,5 @@
 //! A simulated cluster and an in-process puller for the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::future::Future;
