@@ -1,5 +1,6 @@
 //! The `kip` binary as users run it: exit codes, reports, and the process lifecycle of
 //! `kip run` (refusing a bad configuration, cleaning up on SIGTERM).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

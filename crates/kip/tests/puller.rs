@@ -1,5 +1,6 @@
 //! `kip run` against a simulated cluster over HTTP: the DaemonSet applied, restored, kept
 //! through API faults and bad configurations, refreshed, led by one replica.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 
