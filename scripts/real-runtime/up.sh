@@ -85,8 +85,10 @@ start_registry() { # name fixed-port [htpasswd]; prints the port it listens on
     port=${fixed:-$(pick_port)}
     write_registry_config "$name" "$port" "$htpasswd"
     start_daemon "$dir" "$name" docker-registry serve "$dir/$name/config.yml"
-    # 200 from the open registry, 401 from the one with auth: both mean it serves.
-    if wait_for "registry $name" 20 http_answers "http://127.0.0.1:$port/v2/"; then
+    # 200 from the open registry, 401 from the one with auth: both mean it serves. Ours must
+    # still be alive: if another process took the port first, the answer came from that one.
+    if wait_for "registry $name" 20 http_answers "http://127.0.0.1:$port/v2/" && sleep 0.2 &&
+      live_pid "$dir" "$name" >/dev/null; then
       echo "$port"
       return 0
     fi

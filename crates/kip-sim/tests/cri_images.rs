@@ -9,6 +9,12 @@ use kip_sim::cri::harness::RealRuntime;
 use kip_sim::cri::oci::ImageBuilder;
 use kip_sim::cri::{CriError, RegistryAuth};
 
+/// The stack for one test, or `None` (and a note) if the real-runtime tests are off. A stack
+/// that cannot start fails the test with the scripts' own words.
+fn start(test: &str) -> Option<RealRuntime> {
+    RealRuntime::start_if_enabled(test).unwrap_or_else(|error| panic!("{error}"))
+}
+
 fn note(text: &str) {
     let _ = writeln!(std::io::stderr(), "{text}");
 }
@@ -41,6 +47,8 @@ async fn a_pulled_image_is_listed_with_its_manifest_digest_and_tag() {
     assert_eq!(listed.repo_digests, [format!("{}/kip/data@{digest}", runtime.registry())]);
     assert_eq!(listed.digest_in(&format!("{}/kip/data", runtime.registry())), Some(digest.as_str()));
     assert!(listed.size > 0);
+    let node_entry = listed.to_node_image();
+    assert_eq!(node_entry.names.as_deref(), Some(&[listed.repo_digests[0].clone(), reference.clone()][..]));
     assert_eq!(cri.image_status(&reference).await.unwrap().as_ref(), Some(listed));
     assert_eq!(cri.image_status(&id.0).await.unwrap().as_ref(), Some(listed), "status by id");
 
@@ -85,8 +93,7 @@ async fn pulls_from_a_registry_with_basic_auth_need_the_credentials() {
 
 #[tokio::test]
 async fn new_content_under_the_same_tag_pulls_to_a_new_digest() {
-    let Some(runtime) = RealRuntime::start_if_enabled("new_content_under_the_same_tag_pulls_to_a_new_digest").unwrap()
-    else {
+    let Some(runtime) = start("new_content_under_the_same_tag_pulls_to_a_new_digest") else {
         return;
     };
     let registry = runtime.open_registry();

@@ -64,7 +64,8 @@ fn switch(value: Option<&str>) -> Result<bool, HarnessError> {
 
 /// Where the scripts are: `scripts/real-runtime` of the source tree this crate is built from.
 pub fn scripts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/real-runtime")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/real-runtime");
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// The parent of the per-test directories; `down.sh --all` looks here for leftovers.

@@ -65,6 +65,14 @@ impl ImageInfo {
         self.repo_digests.iter().chain(&self.repo_tags).cloned().collect()
     }
 
+    /// This image as an entry of a node's `status.images`.
+    pub fn to_node_image(&self) -> k8s_openapi::api::core::v1::ContainerImage {
+        k8s_openapi::api::core::v1::ContainerImage {
+            names: Some(self.names()),
+            size_bytes: Some(i64::try_from(self.size).unwrap_or(i64::MAX)),
+        }
+    }
+
     /// The manifest digest (`sha256:...`) it was pulled by from `repository`
     /// (`registry/name`), if any.
     pub fn digest_in(&self, repository: &str) -> Option<&str> {
@@ -189,6 +197,13 @@ mod tests {
             image().names(),
             ["127.0.0.1:5000/kip/data@sha256:aa", "127.0.0.1:5000/kip/other@sha256:bb", "127.0.0.1:5000/kip/data:1"]
         );
+    }
+
+    #[test]
+    fn a_node_lists_the_image_by_all_its_names_with_its_size() {
+        let entry = image().to_node_image();
+        assert_eq!(entry.names, Some(image().names()));
+        assert_eq!(entry.size_bytes, Some(10));
     }
 
     #[test]
