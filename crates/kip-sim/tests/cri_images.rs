@@ -77,6 +77,7 @@ async fn pulls_from_a_registry_with_basic_auth_need_the_credentials() {
     let without = cri.pull_image(&reference, None).await.unwrap_err();
     let wrong = RegistryAuth::new(&runtime.auth().username, "not-the-password");
     let with_wrong = cri.pull_image(&reference, Some(&wrong)).await.unwrap_err();
+    note(&format!("pull without credentials: {without}"));
     for error in [&without, &with_wrong] {
         let text = error.to_string();
         assert!(matches!(error, CriError::Call { method: "PullImage", .. }), "{error:?}");

@@ -18,6 +18,9 @@ pub enum CriError {
     /// The runtime answered, but without a field the API says it must fill.
     #[error("CRI {method} of {target} answered without {field}")]
     IncompleteAnswer { method: &'static str, target: String, field: &'static str },
+    /// The host directory for a sandbox's container logs could not be created.
+    #[error("cannot create the log directory {path} of pod sandbox {sandbox}: {source}")]
+    LogDirectory { sandbox: String, path: PathBuf, source: std::io::Error },
     /// A container did not reach the awaited state in time.
     #[error("container {container_id} is still {state} after {waited:?}, awaited: {awaited}")]
     WaitTimedOut { container_id: String, state: String, awaited: ContainerPhase, waited: Duration },

@@ -141,11 +141,10 @@ impl CriClient {
     pub async fn run_pod_sandbox(&self, spec: &SandboxSpec) -> Result<Sandbox, CriError> {
         if let Some(dir) = &spec.log_directory {
             // The runtime writes container logs under it but does not create it.
-            std::fs::create_dir_all(dir).map_err(|e| CriError::Call {
-                method: RUN_POD_SANDBOX.name,
-                target: spec.name.clone(),
-                code: tonic::Code::FailedPrecondition,
-                message: format!("cannot create the log directory {}: {e}", dir.display()),
+            std::fs::create_dir_all(dir).map_err(|source| CriError::LogDirectory {
+                sandbox: spec.name.clone(),
+                path: dir.clone(),
+                source,
             })?;
         }
         let config = spec::sandbox_config(spec);

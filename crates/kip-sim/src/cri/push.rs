@@ -93,10 +93,7 @@ impl Registry {
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| PushError::NoLocation { registry: self.host.clone(), step: step.clone() })?;
-        // The location may be absolute; the request goes to the same host either way.
-        let location = location.strip_prefix(&format!("http://{}", self.host)).unwrap_or(location);
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let upload = format!("{location}{separator}digest={}", blob.digest);
+        let upload = upload_target(&self.host, location, &blob.digest);
         let answer = self.send(Method::PUT, &upload, Some("application/octet-stream"), blob.bytes.clone()).await?;
         self.expect(&answer, StatusCode::CREATED, &format!("upload {} to {repository}", blob.digest))
     }
@@ -150,5 +147,40 @@ impl Registry {
         let body = body.collect().await.map_err(|e| connect_error(e.to_string()))?.to_bytes();
         driver.abort();
         Ok(Answer { status: parts.status, headers: parts.headers, body })
+    }
+}
+
+/// Where to PUT a blob's bytes: the upload's location, made relative to the host (registries
+/// may answer an absolute URL), with the digest added to its query (which often carries state).
+fn upload_target(host: &str, location: &str, digest: &str) -> String {
+    let location = location.strip_prefix(&format!("http://{host}")).unwrap_or(location);
+    let separator = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{separator}digest={digest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upload_target_keeps_the_location_query_and_adds_the_digest() {
+        let cases = [
+            ("/v2/r/blobs/uploads/u1", "/v2/r/blobs/uploads/u1?digest=sha256:ab"),
+            ("/v2/r/blobs/uploads/u1?_state=xyz", "/v2/r/blobs/uploads/u1?_state=xyz&digest=sha256:ab"),
+            (
+                "http://127.0.0.1:5000/v2/r/blobs/uploads/u1?_state=xyz",
+                "/v2/r/blobs/uploads/u1?_state=xyz&digest=sha256:ab",
+            ),
+        ];
+        for (location, expected) in cases {
+            assert_eq!(upload_target("127.0.0.1:5000", location, "sha256:ab"), expected, "{location}");
+        }
+    }
+
+    #[test]
+    fn credentials_go_as_a_basic_authorization_header() {
+        let registry = Registry::new("127.0.0.1:5000", Some(&RegistryAuth::new("kip", "pw")));
+        assert_eq!(registry.authorization.as_deref(), Some("Basic a2lwOnB3"));
+        assert_eq!(Registry::new("127.0.0.1:5000", None).authorization, None);
     }
 }
