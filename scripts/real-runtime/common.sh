@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Functions shared by up.sh and down.sh (sourced, not run).
 
 die() {

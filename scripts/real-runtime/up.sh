@@ -80,8 +80,8 @@ write_registry_config() { # name port [htpasswd]
 }
 
 start_registry() { # name fixed-port [htpasswd]; prints the port it listens on
-  local name=$1 fixed=$2 htpasswd=${3:-} port attempt
-  for attempt in 1 2 3 4 5; do
+  local name=$1 fixed=$2 htpasswd=${3:-} port _
+  for _ in 1 2 3 4 5; do
     port=${fixed:-$(pick_port)}
     write_registry_config "$name" "$port" "$htpasswd"
     start_daemon "$dir" "$name" docker-registry serve "$dir/$name/config.yml"
