@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admission;
+pub mod cri;
 pub mod error;
 pub mod faults;
 pub mod kubeconfig;
