@@ -16,6 +16,16 @@ mkdir -p "$root/target"
 export PATH="$KIP_CHECKS_VENV/bin:$PATH"
 kubectl version --client | head -1
 
+step "Real container runtime and registries (Debian packages; needs root)"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  bash scripts/real-runtime/install.sh
+  export KIP_REAL_RUNTIME=1 KIP_REAL_REGISTRY=1
+else
+  echo "WARNING: not root on Debian: the tests against containerd and a real registry will be skipped"
+fi
+# Whatever the real-runtime tests started is stopped, whatever happens.
+trap 'bash scripts/real-runtime/down.sh --all >/dev/null 2>&1 || true' EXIT
+
 step "kip-sleep (static, no_std)"
 cargo build --release --manifest-path crates/kip-sleep/Cargo.toml
 cargo test --manifest-path crates/kip-sleep/Cargo.toml
