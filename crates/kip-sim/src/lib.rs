@@ -9,7 +9,10 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admission;
+pub mod cluster;
+pub mod controllers;
 pub mod error;
+pub mod kubelet;
 pub mod patch;
 pub mod resources;
 pub mod store;
