@@ -1,6 +1,6 @@
 //! Shared setup for the cluster tests: a store with a namespace, a fast cluster on it, and
 //! object builders. Included by the `cluster_*` tests with `#[path]`.
-#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::result_large_err)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,4 +116,68 @@ pub fn is_ready(pod: &Value) -> bool {
 
 pub fn key(namespace: &str, name: &str) -> Key {
     Key::new(namespace, name)
+}
+
+/// Sets a field of a stored object through a main write (as an update by a user would).
+pub fn edit(store: &Store, gr: &GroupResource, namespace: &str, name: &str, change: impl FnOnce(&mut Value)) {
+    store
+        .modify(gr, &ObjectKey::new(namespace, name), kip_sim::store::Part::Main, |obj| {
+            change(obj);
+            Ok(())
+        })
+        .expect("edit");
+}
+
+/// The waiting reasons a pod's containers show.
+pub fn waiting_reasons(pod: &Value) -> Vec<String> {
+    ["initContainerStatuses", "containerStatuses"]
+        .iter()
+        .flat_map(|f| pod["status"][*f].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["state"]["waiting"]["reason"].as_str().map(String::from))
+        .collect()
+}
+
+/// The store's pods of a namespace as a stream of snapshots: every pod event updates `pods`
+/// (by name) and calls `observe`.
+pub struct PodWatch {
+    events: tokio::sync::broadcast::Receiver<Arc<kip_sim::store::WatchEvent>>,
+    pub pods: std::collections::BTreeMap<String, Value>,
+}
+
+impl PodWatch {
+    pub fn new(store: &Store) -> Self {
+        let snapshot = store.snapshot(&PODS, Some(NS));
+        let pods = snapshot
+            .objects
+            .iter()
+            .map(|p| (p["metadata"]["name"].as_str().unwrap().to_string(), (**p).clone()))
+            .collect();
+        PodWatch { events: snapshot.live, pods }
+    }
+
+    /// Applies pod events until `done` holds, checking `invariant` after each one.
+    pub async fn until(
+        &mut self,
+        mut done: impl FnMut(&std::collections::BTreeMap<String, Value>) -> bool,
+        mut invariant: impl FnMut(&std::collections::BTreeMap<String, Value>),
+    ) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !done(&self.pods) {
+            let event = tokio::time::timeout_at(deadline, self.events.recv()).await.expect("timed out watching pods");
+            let event = event.expect("the watch fell behind");
+            if event.resource != *PODS || event.object["metadata"]["namespace"] != NS {
+                continue;
+            }
+            let name = event.object["metadata"]["name"].as_str().unwrap().to_string();
+            match event.event_type {
+                kip_sim::store::EventType::Deleted => {
+                    self.pods.remove(&name);
+                }
+                _ => {
+                    self.pods.insert(name, (*event.object).clone());
+                }
+            }
+            invariant(&self.pods);
+        }
+    }
 }

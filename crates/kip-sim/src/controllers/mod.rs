@@ -193,17 +193,23 @@ impl Manager {
     fn apply(&mut self, event: &WatchEvent) {
         let obj = &event.object;
         let gr = &event.resource;
+        // A state the cache already holds (written through by a sync) still queues its keys:
+        // the write may have changed what another object's sync decides.
         if *gr == *PODS {
-            if !apply_event(&mut self.caches.pods, event, PodView::from_object) {
-                return;
-            }
+            apply_event(&mut self.caches.pods, event, PodView::from_object);
             let namespace = ObjectKey::of(obj).namespace;
             match controller_of(obj) {
                 Some(owner) if owner.kind == "DaemonSet" => {
                     self.queue.add(WorkKey::DaemonSet(ObjectKey::new(&namespace, &owner.name)))
                 }
                 Some(owner) if owner.kind == "ReplicaSet" => {
-                    self.queue.add(WorkKey::ReplicaSet(ObjectKey::new(&namespace, &owner.name)))
+                    let rs = ObjectKey::new(&namespace, &owner.name);
+                    // `Recreate` waits for old pods to be gone, which changes no ReplicaSet.
+                    let deployment = self.caches.replicasets.get(&rs).and_then(|rs| controller_of(rs));
+                    if let Some(deployment) = deployment.filter(|d| d.kind == "Deployment") {
+                        self.queue.add(WorkKey::Deployment(ObjectKey::new(&namespace, &deployment.name)));
+                    }
+                    self.queue.add(WorkKey::ReplicaSet(rs));
                 }
                 _ => {}
             }
@@ -213,9 +219,7 @@ impl Manager {
                 self.queue.add(WorkKey::Unscheduled);
             }
         } else if *gr == *NODES {
-            if !apply_event(&mut self.caches.nodes, event, NodeView::from_object) {
-                return;
-            }
+            apply_event(&mut self.caches.nodes, event, NodeView::from_object);
             let name = ObjectKey::of(obj).name;
             let stale = self.caches.nodes.get(&ObjectKey::cluster(&name)).is_some_and(|n| n.taints_stale);
             if event.event_type == EventType::Deleted || stale {
@@ -227,26 +231,23 @@ impl Manager {
             }
             self.queue.add(WorkKey::Unscheduled);
         } else if *gr == *DAEMONSETS {
-            if apply_event(&mut self.caches.daemonsets, event, |_| obj.clone()) {
-                self.queue.add(WorkKey::DaemonSet(ObjectKey::of(obj)));
-            }
+            apply_event(&mut self.caches.daemonsets, event, |_| obj.clone());
+            self.queue.add(WorkKey::DaemonSet(ObjectKey::of(obj)));
         } else if *gr == *DEPLOYMENTS {
-            if apply_event(&mut self.caches.deployments, event, |_| obj.clone()) {
-                self.queue.add(WorkKey::Deployment(ObjectKey::of(obj)));
-            }
+            apply_event(&mut self.caches.deployments, event, |_| obj.clone());
+            self.queue.add(WorkKey::Deployment(ObjectKey::of(obj)));
         } else if *gr == *REPLICASETS {
-            if apply_event(&mut self.caches.replicasets, event, |_| obj.clone()) {
-                let key = ObjectKey::of(obj);
-                if let Some(owner) = controller_of(obj).filter(|o| o.kind == "Deployment") {
-                    self.queue.add(WorkKey::Deployment(ObjectKey::new(&key.namespace, &owner.name)));
-                }
-                self.queue.add(WorkKey::ReplicaSet(key));
+            apply_event(&mut self.caches.replicasets, event, |_| obj.clone());
+            let key = ObjectKey::of(obj);
+            if let Some(owner) = controller_of(obj).filter(|o| o.kind == "Deployment") {
+                self.queue.add(WorkKey::Deployment(ObjectKey::new(&key.namespace, &owner.name)));
             }
-        } else if *gr == *REVISIONS
-            && apply_event(&mut self.caches.revisions, event, |_| obj.clone())
-            && let Some(owner) = controller_of(obj).filter(|o| o.kind == "DaemonSet")
-        {
-            self.queue.add(WorkKey::DaemonSet(ObjectKey::new(&ObjectKey::of(obj).namespace, &owner.name)));
+            self.queue.add(WorkKey::ReplicaSet(key));
+        } else if *gr == *REVISIONS {
+            apply_event(&mut self.caches.revisions, event, |_| obj.clone());
+            if let Some(owner) = controller_of(obj).filter(|o| o.kind == "DaemonSet") {
+                self.queue.add(WorkKey::DaemonSet(ObjectKey::new(&ObjectKey::of(obj).namespace, &owner.name)));
+            }
         }
     }
 
