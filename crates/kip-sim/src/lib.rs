@@ -9,10 +9,13 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admission;
+pub mod cluster;
+pub mod controllers;
 pub mod cri;
 pub mod error;
 pub mod faults;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod machinery;
 pub mod patch;
 pub mod resources;

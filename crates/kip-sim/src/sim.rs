@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::{Cluster, ClusterConfig};
 use crate::faults::Faults;
 use crate::kubeconfig;
 use crate::resources::GroupResource;
@@ -34,8 +35,13 @@ pub struct SimOptions {
     pub bookmark_interval: Duration,
     /// How long a list's continue token stays valid.
     pub continue_ttl: Duration,
-    /// Nodes of the simulated cluster (for the cluster simulation).
+    /// Nodes of the simulated cluster, `node-1` to `node-N`, with default settings.
     pub nodes: usize,
+    /// The whole cluster's settings (nodes, time scale, images, kubelets); replaces `nodes`.
+    pub cluster: Option<ClusterConfig>,
+    /// Run the cluster (nodes, kubelets, DaemonSet and Deployment controllers). Off, only the
+    /// API server and its machinery run, which suits tests of the API itself.
+    pub controllers: bool,
 }
 
 impl Default for SimOptions {
@@ -48,6 +54,8 @@ impl Default for SimOptions {
             bookmark_interval: server.bookmark_interval,
             continue_ttl: server.continue_ttl,
             nodes: 3,
+            cluster: None,
+            controllers: true,
         }
     }
 }
@@ -55,6 +63,7 @@ impl Default for SimOptions {
 /// A running simulator. Dropping it shuts it down.
 pub struct Sim {
     store: Arc<Store>,
+    cluster: Option<Cluster>,
     server: Arc<ApiServer>,
     url: String,
     shutdown: CancellationToken,
@@ -63,6 +72,7 @@ pub struct Sim {
 
 struct Started {
     store: Arc<Store>,
+    cluster: Option<Cluster>,
     server: Arc<ApiServer>,
 }
 
@@ -104,9 +114,12 @@ async fn start_cluster(options: SimOptions, shutdown: CancellationToken) -> anyh
     // machinery (garbage collector, namespace lifecycle, CRD establishment) and the cluster
     // (nodes, kubelets, DaemonSet and Deployment controllers).
     crate::machinery::spawn(store.clone(), shutdown.clone());
-    let _ = options.nodes;
+    let cluster = options.controllers.then(|| {
+        let config = options.cluster.unwrap_or_else(|| ClusterConfig::with_nodes(options.nodes));
+        crate::cluster::spawn(store.clone(), config, shutdown.clone())
+    });
 
-    Ok(Started { store, server })
+    Ok(Started { store, cluster, server })
 }
 
 impl Sim {
@@ -150,7 +163,14 @@ impl Sim {
             .context("starting the kip-sim thread")?;
         let started = ready_rx.recv().context("the kip-sim thread ended before serving")??;
         let url = format!("http://{}", started.server.address());
-        Ok(Sim { store: started.store, server: started.server, url, shutdown, thread: Some(thread) })
+        Ok(Sim {
+            store: started.store,
+            cluster: started.cluster,
+            server: started.server,
+            url,
+            shutdown,
+            thread: Some(thread),
+        })
     }
 
     /// `http://127.0.0.1:PORT`
@@ -164,6 +184,12 @@ impl Sim {
 
     pub fn store(&self) -> Arc<Store> {
         self.store.clone()
+    }
+
+    /// The simulated nodes, kubelets and image catalog: switches and counters (`None` when
+    /// started without controllers).
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
     }
 
     /// A kube-rs client for this simulator, default namespace `default`. Call it inside a tokio

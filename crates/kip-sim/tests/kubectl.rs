@@ -29,7 +29,7 @@ fn kubectl_binary() -> PathBuf {
 
 impl Kubectl {
     fn start(test: &str) -> Kubectl {
-        let sim = Sim::start(SimOptions::default()).expect("the simulator starts");
+        let sim = Sim::start(SimOptions { controllers: false, ..SimOptions::default() }).expect("the simulator starts");
         let dir = std::env::temp_dir().join(format!("kip-sim-kubectl-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let kubeconfig = dir.join("kubeconfig");

@@ -11,12 +11,13 @@ use kip_sim::{Sim, SimOptions};
 use kube::api::ObjectMeta;
 use serde_json::Value;
 
+/// The API server alone (no nodes, kubelets or workload controllers writing behind the tests).
 pub fn start() -> Sim {
-    Sim::start(SimOptions::default()).expect("the simulator starts")
+    start_with(|_| {})
 }
 
 pub fn start_with(change: impl FnOnce(&mut SimOptions)) -> Sim {
-    let mut options = SimOptions::default();
+    let mut options = SimOptions { controllers: false, ..SimOptions::default() };
     change(&mut options);
     Sim::start(options).expect("the simulator starts")
 }
