@@ -50,6 +50,8 @@ pub enum Command {
     Status(StatusOptions),
     /// Run a simulated Kubernetes cluster on 127.0.0.1 (for trying kip without a cluster).
     Sim(kip_sim::sim::SimArgs),
+    /// Watch kip cache images on a simulated cluster; exits 0 once every node holds every image.
+    Demo(crate::demo::DemoOptions),
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,6 +100,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Validate(options) => validate(options),
         Command::Render(options) => render_command(options),
         Command::Status(options) => status_command(options).await,
+        Command::Demo(options) => crate::demo::run(options).await,
         Command::Sim(args) => match kip_sim::sim::run_sim_command(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {

@@ -130,3 +130,15 @@ fn tempdir() -> std::path::PathBuf {
 fn rand_suffix() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
+
+#[test]
+fn demo_caches_every_image_on_every_node_and_exits_0() {
+    let out = kip(&["demo", "--nodes", "4", "--time-scale", "50", "--timeout", "120"], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Every image is cached on every node"), "{stdout}");
+    assert!(stdout.contains("4 of 4 selected nodes hold every image."), "{stdout}");
+    let grid: Vec<&str> = stdout.lines().filter(|l| l.starts_with("node-")).collect();
+    assert_eq!(grid.len(), 4, "{stdout}");
+    assert!(grid.iter().all(|row| row.ends_with("3/3")), "{stdout}");
+}
