@@ -14,7 +14,8 @@ mkdir -p "$root/target"
 [ -x "$KIP_CHECKS_VENV/bin/python" ] || python3 -m venv "$KIP_CHECKS_VENV"
 "$KIP_CHECKS_VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 export PATH="$KIP_CHECKS_VENV/bin:$PATH"
-kubectl version --client | head -1
+kubectl_version=$(kubectl version --client)
+echo "${kubectl_version%%$'\n'*}"
 
 step "Real container runtime and registries (Debian packages; needs root)"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
