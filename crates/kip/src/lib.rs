@@ -4,5 +4,6 @@
 pub mod cli;
 pub mod config;
 pub mod puller;
+pub mod registry;
 pub mod render;
 pub mod telemetry;
