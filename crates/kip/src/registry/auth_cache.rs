@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use secrecy::SecretString;
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use super::credentials::BasicCredentials;
 
 /// How long a token lives when the token endpoint does not say (the distribution token
 /// specification's default).
@@ -26,8 +29,10 @@ pub(crate) enum KnownScheme {
 struct TokenKey {
     registry: String,
     scope: String,
-    /// Tokens carry the identity they were issued to, so each user has its own.
-    username: Option<String>,
+    /// A token carries the identity it was issued to, so each set of credentials has its
+    /// own: a hash of username and password, never shown, so that a wrong password for a
+    /// known user is not covered up by a token issued for the right one.
+    identity: Option<[u8; 32]>,
 }
 
 struct CachedToken {
@@ -51,8 +56,13 @@ impl AuthCache {
     }
 
     /// A token still worth sending, if one is cached.
-    pub(crate) fn token(&self, registry: &str, scope: &str, username: Option<&str>) -> Option<SecretString> {
-        let key = token_key(registry, scope, username);
+    pub(crate) fn token(
+        &self,
+        registry: &str,
+        scope: &str,
+        credentials: Option<&BasicCredentials>,
+    ) -> Option<SecretString> {
+        let key = token_key(registry, scope, credentials);
         let mut tokens = self.tokens.lock();
         match tokens.get(&key) {
             Some(cached) if Instant::now() < cached.reuse_until => Some(cached.token.clone()),
@@ -70,20 +80,22 @@ impl AuthCache {
         &self,
         registry: &str,
         scope: &str,
-        username: Option<&str>,
+        credentials: Option<&BasicCredentials>,
         token: SecretString,
         lifetime: Duration,
     ) {
         let now = Instant::now();
         let mut tokens = self.tokens.lock();
         tokens.retain(|_, cached| now < cached.reuse_until);
-        tokens
-            .insert(token_key(registry, scope, username), CachedToken { token, reuse_until: now + lifetime * 9 / 10 });
+        tokens.insert(
+            token_key(registry, scope, credentials),
+            CachedToken { token, reuse_until: now + lifetime * 9 / 10 },
+        );
     }
 
     /// Drops a token the registry refused.
-    pub(crate) fn forget_token(&self, registry: &str, scope: &str, username: Option<&str>) {
-        self.tokens.lock().remove(&token_key(registry, scope, username));
+    pub(crate) fn forget_token(&self, registry: &str, scope: &str, credentials: Option<&BasicCredentials>) {
+        self.tokens.lock().remove(&token_key(registry, scope, credentials));
     }
 }
 
@@ -96,8 +108,15 @@ impl fmt::Debug for AuthCache {
     }
 }
 
-fn token_key(registry: &str, scope: &str, username: Option<&str>) -> TokenKey {
-    TokenKey { registry: registry.to_owned(), scope: scope.to_owned(), username: username.map(str::to_owned) }
+fn token_key(registry: &str, scope: &str, credentials: Option<&BasicCredentials>) -> TokenKey {
+    let identity = credentials.map(|credentials| {
+        let mut hasher = Sha256::new();
+        hasher.update(credentials.username().as_bytes());
+        hasher.update([0]);
+        hasher.update(credentials.password().as_bytes());
+        hasher.finalize().into()
+    });
+    TokenKey { registry: registry.to_owned(), scope: scope.to_owned(), identity }
 }
 
 /// Reads a token endpoint's answer: `token` (or OAuth2's `access_token`) and `expires_in`.
@@ -150,22 +169,26 @@ mod tests {
     }
 
     #[test]
-    fn tokens_are_kept_per_registry_scope_and_user_until_near_expiry() {
+    fn tokens_are_kept_per_registry_scope_and_credentials_until_near_expiry() {
         let cache = AuthCache::default();
         let scope = "repository:app:pull";
-        cache.store_token("reg", scope, Some("alice"), SecretString::from("for-alice"), Duration::from_secs(300));
+        let alice = BasicCredentials::new("alice", "right");
+        let alice_wrong = BasicCredentials::new("alice", "wrong");
+        let bob = BasicCredentials::new("bob", "right");
+        cache.store_token("reg", scope, Some(&alice), SecretString::from("for-alice"), Duration::from_secs(300));
         cache.store_token("reg", scope, None, SecretString::from("anonymous"), Duration::from_secs(300));
         cache.store_token("reg", "repository:other:pull", None, SecretString::from("expired"), Duration::ZERO);
 
         let shown = |token: Option<SecretString>| token.map(|t| t.expose_secret().to_owned());
-        assert_eq!(shown(cache.token("reg", scope, Some("alice"))).as_deref(), Some("for-alice"));
+        assert_eq!(shown(cache.token("reg", scope, Some(&alice))).as_deref(), Some("for-alice"));
         assert_eq!(shown(cache.token("reg", scope, None)).as_deref(), Some("anonymous"));
-        assert_eq!(shown(cache.token("reg", scope, Some("bob"))), None);
+        assert_eq!(shown(cache.token("reg", scope, Some(&bob))), None);
+        assert_eq!(shown(cache.token("reg", scope, Some(&alice_wrong))), None);
         assert_eq!(shown(cache.token("other-reg", scope, None)), None);
         assert_eq!(shown(cache.token("reg", "repository:other:pull", None)), None);
 
-        cache.forget_token("reg", scope, Some("alice"));
-        assert_eq!(shown(cache.token("reg", scope, Some("alice"))), None);
+        cache.forget_token("reg", scope, Some(&alice));
+        assert_eq!(shown(cache.token("reg", scope, Some(&alice))), None);
         let debug = format!("{cache:?}");
         assert!(!debug.contains("anonymous") && debug.contains("cached_tokens: 1"), "{debug}");
     }

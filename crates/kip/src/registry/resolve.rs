@@ -51,10 +51,6 @@ impl Target<'_> {
         self.credential.and_then(|credential| credential.basic.as_ref())
     }
 
-    fn username(&self) -> Option<&str> {
-        self.basic().map(BasicCredentials::username)
-    }
-
     fn unauthorized(&self, reason: impl Into<String>) -> RegistryError {
         RegistryError::Unauthorized {
             registry: self.registry().to_owned(),
@@ -180,7 +176,7 @@ impl RegistryClient {
             if matches!(first, Some(Authorization::Bearer(_, false))) {
                 return Err(target.unauthorized("the registry refused a token just issued for the pull scope"));
             }
-            self.auth.forget_token(target.registry(), &scope, target.username());
+            self.auth.forget_token(target.registry(), &scope, target.basic());
             let requested_scope = bearer.scope.as_deref().unwrap_or(&scope);
             self.auth.remember_scheme(
                 target.registry(),
@@ -237,7 +233,7 @@ impl RegistryClient {
         cache_scope: &str,
         requested_scope: &str,
     ) -> Result<Authorization<'static>, RegistryError> {
-        if let Some(token) = self.auth.token(target.registry(), cache_scope, target.username()) {
+        if let Some(token) = self.auth.token(target.registry(), cache_scope, target.basic()) {
             return Ok(Authorization::Bearer(token, true));
         }
         let mut url = reqwest::Url::parse(realm)
@@ -275,7 +271,7 @@ impl RegistryClient {
         }
         let body = read_body(response, MAX_TOKEN_BYTES, target).await?;
         let (token, lifetime) = parse_token_response(&body).map_err(|reason| target.invalid(reason))?;
-        self.auth.store_token(target.registry(), cache_scope, target.username(), token.clone(), lifetime);
+        self.auth.store_token(target.registry(), cache_scope, target.basic(), token.clone(), lifetime);
         Ok(Authorization::Bearer(token, false))
     }
 
