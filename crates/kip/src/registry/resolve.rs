@@ -32,6 +32,8 @@ const DIGEST_HEADER: &str = "docker-content-digest";
 /// Registries refuse manifests above 4 MiB; a larger body is not a manifest.
 const MAX_MANIFEST_BYTES: usize = 4 << 20;
 const MAX_TOKEN_BYTES: usize = 1 << 20;
+const NO_PULL_ACCESS: &str = "HTTP 401 with a token just issued for the pull scope: these credentials \
+     have no pull access to the repository (it is private, or does not exist)";
 /// Longest registry error text quoted in a message.
 const MAX_REASON_CHARS: usize = 300;
 
@@ -174,7 +176,7 @@ impl RegistryClient {
             .collect();
         let second = if let Some(bearer) = BearerChallenge::find(&challenges) {
             if matches!(first, Some(Authorization::Bearer(_, false))) {
-                return Err(target.unauthorized("the registry refused a token just issued for the pull scope"));
+                return Err(target.unauthorized(NO_PULL_ACCESS));
             }
             self.auth.forget_token(target.registry(), &scope, target.basic());
             let requested_scope = bearer.scope.as_deref().unwrap_or(&scope);
@@ -202,7 +204,10 @@ impl RegistryClient {
         };
         let response = self.send_manifest_request(&method, url, Some(&second), target).await?;
         if response.status() == StatusCode::UNAUTHORIZED {
-            return Err(target.unauthorized("HTTP 401 even with the credentials the registry asked for"));
+            return Err(target.unauthorized(match second {
+                Authorization::Bearer(..) => NO_PULL_ACCESS,
+                Authorization::Basic(_) => "HTTP 401: the username or password is wrong",
+            }));
         }
         Ok(response)
     }
