@@ -23,6 +23,17 @@ cargo build --release --manifest-path crates/kip-sleep/Cargo.toml
 cargo test --manifest-path crates/kip-sleep/Cargo.toml
 export KIP_SLEEP_BIN="$root/crates/kip-sleep/target/release/kip-sleep"
 
+step "Registry tools for the registry client's real-registry tests (Debian packages)"
+missing=()
+for tool in docker-registry:docker-registry htpasswd:apache2-utils openssl:openssl; do
+  command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+export KIP_REAL_REGISTRY=1
+
 step "Format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

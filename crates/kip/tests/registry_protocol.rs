@@ -29,6 +29,7 @@ struct Seen {
     query: String,
     authorization: String,
     accept: String,
+    host: String,
 }
 
 fn seen_from(request: &Request) -> Seen {
@@ -39,6 +40,7 @@ fn seen_from(request: &Request) -> Seen {
         query: request.uri().query().unwrap_or_default().to_owned(),
         authorization: header("authorization"),
         accept: header("accept"),
+        host: header("host"),
     }
 }
 
@@ -301,6 +303,8 @@ async fn anonymous_bearer_tokens_are_fetched_once_and_reused() {
     assert_eq!(again.map(|r| r.digest), Ok(sha256(MANIFEST)));
     assert_eq!(requests(&server, 3), ["HEAD /v2/team/app/manifests/v1 Bearer tok-0"]);
     assert_eq!(client.request_counts().token, 1);
+    let shown = format!("{client:?}");
+    assert!(!shown.contains("tok-0") && shown.contains("cached_tokens: 1"), "{shown}");
 }
 
 #[tokio::test]
@@ -375,4 +379,16 @@ async fn refusals_after_authenticating_are_unauthorized() {
     let error = error.err().unwrap_or_else(|| panic!("resolved without authenticating"));
     assert_eq!(error.category(), ErrorCategory::Unauthorized);
     assert!(error.to_string().contains("negotiate"), "{error}");
+}
+
+#[tokio::test]
+async fn a_token_that_cannot_be_sent_is_an_invalid_response() {
+    let server = Server::start(|seen, _| match seen.path.as_str() {
+        "/token" => respond(200, &[], br#"{"token": "line\nbreak"}"#),
+        _ => respond(401, &[("www-authenticate", &format!(r#"Bearer realm="http://{}/token""#, seen.host))], b""),
+    })
+    .await;
+    let error = resolve(&server.client(), &format!("{}/app:v1", server.host), &Credentials::anonymous()).await;
+    let error = error.err().unwrap_or_else(|| panic!("resolved with an unusable token"));
+    assert_eq!(error.category(), ErrorCategory::InvalidResponse, "{error}");
 }

@@ -93,7 +93,7 @@ impl RegistryClient {
         // user marked insecure.
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
             let url = attempt.url();
-            if attempt.previous().len() >= 5 {
+            if attempt.previous().len() > 5 {
                 attempt.error("more than 5 redirects")
             } else if url.scheme() == "http" && !insecure.contains(&host_and_port(url)) {
                 attempt.error("redirect to plain HTTP refused")

@@ -70,7 +70,11 @@ impl Target<'_> {
         }
     }
 
-    fn unreachable(&self, error: &reqwest::Error) -> RegistryError {
+    fn request_failed(&self, error: &reqwest::Error) -> RegistryError {
+        // Only registry-supplied values (a token, a realm) can make a request unbuildable.
+        if error.is_builder() {
+            return self.invalid(format!("its answer led to a request that cannot be sent: {}", error_chain(error)));
+        }
         let reason =
             if error.is_timeout() { format!("no answer in time ({})", error_chain(error)) } else { error_chain(error) };
         RegistryError::Unreachable { registry: self.registry().to_owned(), image: self.image.clone(), reason }
@@ -289,7 +293,7 @@ impl RegistryClient {
         target: &Target<'_>,
     ) -> Result<Response, RegistryError> {
         self.count(kind);
-        let response = request.send().await.map_err(|error| target.unreachable(&error))?;
+        let response = request.send().await.map_err(|error| target.request_failed(&error))?;
         tracing::trace!(registry = target.registry(), status = response.status().as_u16(), "registry answered");
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
             let value = response.headers().get(RETRY_AFTER).and_then(|value| value.to_str().ok());
@@ -320,7 +324,7 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 
 async fn read_body(mut response: Response, limit: usize, target: &Target<'_>) -> Result<Vec<u8>, RegistryError> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|error| target.unreachable(&error))? {
+    while let Some(chunk) = response.chunk().await.map_err(|error| target.request_failed(&error))? {
         if body.len() + chunk.len() > limit {
             return Err(target.invalid(format!("the answer is larger than {limit} bytes")));
         }
