@@ -178,3 +178,40 @@ async fn token_auth_registry_is_reached_through_the_bearer_flow() {
     assert_no_secret(&format!("{refused} {refused:?} {client:?}"), "wrong-password");
     assert_no_secret(&format!("{refused} {refused:?} {client:?}"), PASSWORD);
 }
+
+/// The request cost of refreshing many images behind token authentication; prints the
+/// wall time too (run with `--nocapture`), which is not asserted.
+#[tokio::test]
+async fn a_refresh_costs_one_manifest_request_per_image_once_tokens_are_cached() {
+    let Some(fixture) = Fixture::start(&[Protection::Token]).await else { return };
+    let token = fixture.token.as_ref().unwrap_or_else(|| unreachable!());
+    let protected = token.registry.host.clone();
+    let (images, repositories) = (60, 20);
+    for index in 0..images {
+        let repository = format!("fleet/r{}", index % repositories);
+        fixture.push_manifest(&repository, &format!("t{index}"), OCI_MANIFEST, &format!("c{index}")).await;
+    }
+    let client = client_for(&[&protected]);
+    let credentials = credentials_from_secret(&protected, USER, PASSWORD);
+    let references: Vec<String> =
+        (0..images).map(|index| format!("{protected}/fleet/r{}:t{index}", index % repositories)).collect();
+    let mut previous = client.request_counts();
+    for round in 0..2 {
+        let started = std::time::Instant::now();
+        let results = client.resolve_all(references.clone(), &credentials).await;
+        let elapsed = started.elapsed();
+        assert!(results.iter().all(|(_, result)| result.is_ok()), "{results:?}");
+        let counts = client.request_counts();
+        let (manifest, tokens) = (counts.manifest - previous.manifest, counts.token - previous.token);
+        eprintln!("round {round}: {images} images, {manifest} manifest requests, {tokens} token requests, {elapsed:?}");
+        if round == 0 {
+            // One token per repository; until the realm is known, each image in flight
+            // (at most 8) first collects a 401.
+            assert_eq!(tokens, repositories);
+            assert!((images..=images + 8).contains(&manifest), "{manifest}");
+        } else {
+            assert_eq!((manifest, tokens), (images, 0));
+        }
+        previous = counts;
+    }
+}
