@@ -2,11 +2,11 @@
 # Installs what scripts/real-runtime/up.sh runs, from Debian 12's own packages: containerd and
 # runc (the container runtime), docker-registry (the OCI registry), skopeo (pushes the sandbox
 # image), apache2-utils (htpasswd, for the registry that demands basic auth), curl (health
-# checks). Needs root. Installs nothing that is already there.
+# checks), openssl (certificates for the token-auth registry). Needs root. Installs nothing that is already there.
 # Usage: scripts/real-runtime/install.sh
 set -euo pipefail
 
-packages=(containerd runc docker-registry skopeo apache2-utils curl)
+packages=(containerd runc docker-registry skopeo apache2-utils curl openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

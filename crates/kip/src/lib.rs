@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod puller;
+pub mod registry;
 pub mod render;
 pub mod status;
 pub mod telemetry;
