@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 use serde_json::Value;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 pub use self::node::{NodeAgent, PodHandle};
@@ -46,6 +46,9 @@ pub struct KubeletConfig {
     /// Least time between two writes of one node's status (the kubelet's
     /// `nodeStatusUpdateFrequency`).
     pub node_status_interval: Duration,
+    /// Least real time between two writes of one node's status, whatever the time scale: at
+    /// high scales the simulated interval alone would let thousands of nodes write constantly.
+    pub node_status_min_real_interval: Duration,
     pub container_start: Duration,
     pub container_stop: Duration,
     /// How long init containers and other finite jobs run.
@@ -69,6 +72,7 @@ impl Default for KubeletConfig {
         KubeletConfig {
             pod_status_min_interval: Duration::from_millis(100),
             node_status_interval: Duration::from_secs(10),
+            node_status_min_real_interval: Duration::from_secs(1),
             container_start: Duration::from_millis(200),
             container_stop: Duration::from_millis(500),
             short_run: Duration::from_millis(500),
@@ -191,13 +195,26 @@ impl Kubelets {
                 _ = self.shutdown.cancelled() => return,
                 event = events.recv() => event,
             };
-            match event {
-                Ok(event) => self.on_event(&event),
-                Err(RecvError::Lagged(_)) => {
-                    events = self.store.subscribe();
-                    self.relist();
+            let lagged = match event {
+                Ok(event) => {
+                    self.on_event(&event);
+                    // Every unread event holds an object version in memory: read all that wait
+                    // now, rather than one per turn of the scheduler.
+                    loop {
+                        match events.try_recv() {
+                            Ok(event) => self.on_event(&event),
+                            Err(TryRecvError::Empty) => break false,
+                            Err(TryRecvError::Lagged(_)) => break true,
+                            Err(TryRecvError::Closed) => return,
+                        }
+                    }
                 }
+                Err(RecvError::Lagged(_)) => true,
                 Err(RecvError::Closed) => return,
+            };
+            if lagged {
+                events = self.store.subscribe();
+                self.relist();
             }
         }
     }
@@ -273,6 +290,11 @@ impl Kubelets {
 
     /// Removes unused images from a node when its image disk is too full.
     pub(crate) async fn collect_garbage(&self, agent: &Arc<NodeAgent>) {
+        // The usual case, below the threshold, needs no look at images or pods.
+        let used = agent.runtime.image_fs_usage().await;
+        if used.saturating_mul(100) <= self.config.image_gc_high_percent.saturating_mul(agent.image_disk_bytes) {
+            return;
+        }
         let images = agent.runtime.list_images().await;
         let in_use = {
             let pods = agent.pods.read();
