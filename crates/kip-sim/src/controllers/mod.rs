@@ -336,6 +336,35 @@ impl Manager {
     }
 }
 
+#[cfg(test)]
+impl Manager {
+    /// A manager over `store` that a test drives by hand with [`Manager::settle`].
+    pub(crate) fn for_tests(store: Arc<Store>) -> (Self, Receiver<Arc<WatchEvent>>) {
+        let config = ControllerConfig { daemonset_sync_interval: Duration::ZERO, ..Default::default() };
+        let mut manager = Manager {
+            store,
+            clock: SimClock::new(1.0),
+            config,
+            caches: Caches::default(),
+            queue: WorkQueue::default(),
+            failures: HashMap::new(),
+            daemonsets: daemonset::Memory::default(),
+            daemonset_synced: HashMap::new(),
+        };
+        let events = manager.relist();
+        (manager, events)
+    }
+
+    /// Applies every pending event and runs every sync due now, until nothing is left.
+    pub(crate) fn settle(&mut self, events: &mut Receiver<Arc<WatchEvent>>) {
+        for _ in 0..1000 {
+            self.drain(events);
+            let Some(key) = self.queue.pop() else { return };
+            self.sync(key);
+        }
+    }
+}
+
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
