@@ -134,18 +134,19 @@ impl Kubelets {
         &self.clock
     }
 
-    /// Starts the kubelet of a node (its Node object is created by the caller).
+    /// Starts the kubelet of a node (its Node object is created by the caller). Pods already
+    /// bound to it start with the next [`Kubelets::start_bound_pods`].
     pub fn add_node(self: &Arc<Self>, spec: &NodeSpec, index: u32) {
         let agent = Arc::new(NodeAgent::new(self, spec, index));
         if let Some(old) = self.nodes.write().insert(spec.name.clone(), agent.clone()) {
             old.shutdown.cancel();
         }
-        // Pods already bound to the node (a node added back, a restart) start at once.
-        for pod in self.store.list(&PODS, None).0 {
-            if bound_node(&pod) == Some(spec.name.as_str()) {
-                self.on_pod(&pod, EventType::Added);
-            }
-        }
+    }
+
+    /// Runs the pods already bound to the nodes (a node added back, a cluster started on a
+    /// store that has pods), and stops those that are gone.
+    pub fn start_bound_pods(self: &Arc<Self>) {
+        self.relist();
     }
 
     /// Stops the kubelet of a node: its workers end and its containers are gone.
@@ -263,7 +264,14 @@ impl Kubelets {
                 }
                 let spec = PodSpecModel::parse(pod);
                 let handle = Arc::new(PodHandle::new(pod, &spec, &agent));
-                agent.pods.write().insert(handle.uid.clone(), handle.clone());
+                {
+                    // A relist may race the watch for the same new pod: one worker only.
+                    let mut pods = agent.pods.write();
+                    if pods.contains_key(&handle.uid) {
+                        return;
+                    }
+                    pods.insert(handle.uid.clone(), handle.clone());
+                }
                 if is_terminating(pod) {
                     handle.request_stop(
                         pod.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0),
