@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::super::cache::PodView;
-use super::super::{DAEMONSETS, Manager, NODES, PODS};
+use super::super::{DAEMONSETS, Manager, NODES, PODS, REVISIONS};
 use super::*;
 use crate::cluster::node::{NodeSpec, node_object};
 use crate::resources::GroupResource;
@@ -184,4 +184,28 @@ fn failed_pods_are_deleted_with_growing_back_off() {
     assert_eq!(failed_pod_backoff(&mut memo, "node-1", at(1)), None);
     assert_eq!(failed_pod_backoff(&mut memo, "node-1", at(2)), Some(Duration::from_secs(1)), "now 2 s");
     assert_eq!(failed_pod_backoff(&mut memo, "node-1", at(3)), None);
+}
+
+#[test]
+fn a_revision_name_taken_by_another_template_raises_the_collision_count() {
+    let store = store_with_nodes(1);
+    let ds = store.create(&DAEMONSETS, daemonset(json!(1))).expect("daemonset");
+    let taken = format!("ds-{}", crate::controllers::revision::template_hash(&ds["spec"]["template"], None));
+    let impostor = json!({
+        "apiVersion": "apps/v1", "kind": "ControllerRevision",
+        "metadata": {"name": taken, "namespace": "ns",
+                     "ownerReferences": [crate::controllers::controller_ref(&ds, "apps/v1", "DaemonSet")]},
+        "data": {"spec": {"template": {"spec": {"containers": []}, "$patch": "replace"}}},
+        "revision": 1,
+    });
+    store.create(&REVISIONS, impostor).expect("revision");
+    let (mut m, mut events) = Manager::for_tests(store.clone());
+    m.settle(&mut events);
+    let ds = store.get(&DAEMONSETS, &ObjectKey::new("ns", "ds")).expect("ds");
+    assert_eq!(ds["status"]["collisionCount"], 1);
+    let hash = crate::controllers::revision::template_hash(&ds["spec"]["template"], Some(1));
+    let current =
+        store.get(&REVISIONS, &ObjectKey::new("ns", &format!("ds-{hash}"))).expect("a revision under the new hash");
+    assert_eq!(current["revision"], 2);
+    assert_eq!(pods(&store)[0]["metadata"]["labels"][REVISION_HASH_LABEL], hash);
 }
