@@ -11,6 +11,8 @@ pub mod counters;
 pub mod node;
 mod wait;
 
+pub use self::wait::daemonset_rolled_out;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -75,10 +75,6 @@ impl<K: Clone + Eq + Hash + Ord> WorkQueue<K> {
         self.delayed.peek().map(|Reverse((due, _, _))| *due)
     }
 
-    pub fn is_idle(&self) -> bool {
-        self.ready.is_empty()
-    }
-
     /// Keys waiting in the timer heap (each counted once).
     pub fn delayed_len(&self) -> usize {
         self.due.len()
