@@ -171,3 +171,36 @@ async fn min_ready_seconds_delays_availability() {
         .expect("ready first");
     t.cluster.wait_for_daemonset_rolled_out(NS, "puller", WAIT).await.expect("then available");
 }
+
+#[tokio::test]
+async fn the_cluster_runs_on_a_single_threaded_runtime_too() {
+    let t = start(config(2));
+    t.store.create(&DAEMONSETS, daemonset("puller", &["nginx:1.27"])).expect("daemonset");
+    t.cluster.wait_for_daemonset_rolled_out(NS, "puller", WAIT).await.expect("rolled out");
+    assert_eq!(daemonset_status(&t.store, "puller")["numberReady"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_started_on_a_store_with_pods_runs_them() {
+    let t = start(config(2));
+    let ds = t.store.create(&DAEMONSETS, daemonset("puller", &["nginx:1.27"])).expect("daemonset");
+    t.cluster.wait_for_daemonset_rolled_out(NS, "puller", WAIT).await.expect("rolled out");
+    let before: Vec<String> = owned_pods(&t.store, &uid(&ds)).iter().map(|p| uid(p)).collect();
+    t.cluster.shutdown();
+    // A second cluster on the same store (a restarted simulator) takes the nodes and pods over.
+    let again = kip_sim::cluster::spawn(t.store.clone(), config(2), tokio_util::sync::CancellationToken::new());
+    again.set_node_ready("node-1", true).expect("the node is known");
+    let after: Vec<String> = owned_pods(&t.store, &uid(&ds)).iter().map(|p| uid(p)).collect();
+    assert_eq!(before, after, "the pods are kept, not replaced");
+    // Its kubelet runs the old pod: a graceful deletion completes, and its controller replaces it.
+    let victim = owned_pods(&t.store, &uid(&ds)).into_iter().find(|p| node_of(p) == "node-1").expect("pod");
+    t.store.delete(&PODS, &key(NS, victim["metadata"]["name"].as_str().unwrap()), &Default::default()).expect("delete");
+    again
+        .wait_for("a replacement on node-1", WAIT, |s| {
+            let pods = owned_pods(s, &uid(&ds));
+            pods.iter().all(|p| uid(p) != uid(&victim)) && pods.iter().any(|p| node_of(p) == "node-1" && is_ready(p))
+        })
+        .await
+        .expect("replaced");
+    again.shutdown();
+}

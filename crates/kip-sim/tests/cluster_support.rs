@@ -20,6 +20,7 @@ pub fn config(nodes: usize) -> ClusterConfig {
     let mut config = ClusterConfig::with_nodes(nodes).time_scale(20.0);
     config.kubelet.pod_status_min_interval = Duration::from_millis(20);
     config.kubelet.node_status_interval = Duration::from_secs(1);
+    config.kubelet.node_status_min_real_interval = Duration::from_millis(20);
     config.kubelet.image_minimum_gc_age = Duration::ZERO;
     config
 }

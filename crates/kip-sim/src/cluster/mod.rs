@@ -11,6 +11,8 @@ pub mod counters;
 pub mod node;
 mod wait;
 
+pub use self::wait::daemonset_rolled_out;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -129,10 +131,11 @@ pub fn spawn(store: Arc<Store>, config: ClusterConfig, shutdown: CancellationTok
         }),
     };
     for spec in config.nodes {
-        if let Err(err) = cluster.add_node(spec.clone()) {
+        if let Err(err) = cluster.register_node(spec.clone()) {
             tracing::warn!(node = %spec.name, %err, "node not registered");
         }
     }
+    cluster.inner.kubelets.start_bound_pods();
     controllers::spawn(store, clock, config.controllers, shutdown);
     cluster
 }
@@ -156,8 +159,15 @@ impl Cluster {
         self.inner.shutdown.cancel();
     }
 
-    /// Registers a node and starts its kubelet. An existing Node object of that name is kept.
+    /// Registers a node and starts its kubelet. An existing Node object of that name is kept,
+    /// and so are pods already bound to it.
     pub fn add_node(&self, spec: NodeSpec) -> Result<(), ClusterError> {
+        self.register_node(spec)?;
+        self.inner.kubelets.start_bound_pods();
+        Ok(())
+    }
+
+    fn register_node(&self, spec: NodeSpec) -> Result<(), ClusterError> {
         if !self.inner.nodes.lock().insert(spec.name.clone()) {
             return Err(ClusterError::NodeExists(spec.name));
         }

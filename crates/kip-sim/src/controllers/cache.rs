@@ -98,7 +98,18 @@ pub struct PodView {
 
 impl PodView {
     pub fn from_object(obj: &Value) -> Self {
+        Self::from_object_reusing(obj, None)
+    }
+
+    /// Like [`PodView::from_object`], taking the requests from `known` (uid and requests of
+    /// an earlier state) when it is the same pod.
+    pub fn from_object_reusing(obj: &Value, known: Option<(String, Resources)>) -> Self {
         let spec = obj.get("spec").unwrap_or(&Value::Null);
+        let uid = meta_str(obj, "uid").unwrap_or("");
+        let requests = match known {
+            Some((known_uid, requests)) if known_uid == uid => requests,
+            _ => Resources::of_pod_spec(spec),
+        };
         let bound_to = spec.get("nodeName").and_then(Value::as_str).filter(|n| !n.is_empty());
         let ready_condition = obj
             .pointer("/status/conditions")
@@ -106,7 +117,7 @@ impl PodView {
             .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"));
         PodView {
             key: ObjectKey::of(obj),
-            uid: meta_str(obj, "uid").unwrap_or("").to_string(),
+            uid: uid.to_string(),
             labels: obj
                 .pointer("/metadata/labels")
                 .and_then(|l| serde::Deserialize::deserialize(l).ok())
@@ -122,7 +133,7 @@ impl PodView {
                 .and_then(parse_timestamp),
             terminating: is_terminating(obj),
             created: meta_str(obj, "creationTimestamp").unwrap_or("").to_string(),
-            requests: Resources::of_pod_spec(spec),
+            requests,
         }
     }
 

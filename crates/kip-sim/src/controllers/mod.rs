@@ -49,11 +49,16 @@ pub static REVISIONS: LazyLock<GroupResource> = LazyLock::new(|| GroupResource::
 pub struct ControllerConfig {
     /// Most pods a controller creates or deletes in one sync (Kubernetes' `burstReplicas`).
     pub burst_replicas: usize,
+    /// Least real time between two syncs of one DaemonSet that events ask for. A sync looks at
+    /// every node; with thousands of nodes whose pods change all the time, this bounds its
+    /// cost (the changes in between are handled together). Follow-up syncs a sync asks for
+    /// itself are not delayed.
+    pub daemonset_sync_interval: Duration,
 }
 
 impl Default for ControllerConfig {
     fn default() -> Self {
-        ControllerConfig { burst_replicas: 250 }
+        ControllerConfig { burst_replicas: 250, daemonset_sync_interval: Duration::from_millis(50) }
     }
 }
 
@@ -87,6 +92,8 @@ pub(crate) struct Manager {
     queue: WorkQueue<WorkKey>,
     failures: HashMap<WorkKey, u32>,
     daemonsets: daemonset::Memory,
+    /// When each DaemonSet was last synced, for `daemonset_sync_interval`.
+    daemonset_synced: HashMap<ObjectKey, tokio::time::Instant>,
 }
 
 /// Starts the controller manager; it stops when `shutdown` is cancelled.
@@ -104,6 +111,7 @@ pub(crate) fn spawn(
         queue: WorkQueue::default(),
         failures: HashMap::new(),
         daemonsets: daemonset::Memory::default(),
+        daemonset_synced: HashMap::new(),
     };
     // Subscribe before spawning, so that nothing written after `spawn` returns is missed.
     let events = manager.relist();
@@ -117,12 +125,13 @@ impl Manager {
             while let Some(key) = self.queue.pop() {
                 self.sync(key);
                 synced += 1;
+                // Unread events hold object versions in memory: keep reading between syncs.
+                if self.drain(&mut events) {
+                    events = self.relist();
+                }
                 // Let other tasks (kubelets, the API server) run between long stretches of work.
-                if synced % 64 == 0 {
+                if synced % 16 == 0 {
                     tokio::task::yield_now().await;
-                    if self.drain(&mut events) {
-                        events = self.relist();
-                    }
                 }
             }
             let deadline = self.queue.next_deadline();
@@ -196,11 +205,13 @@ impl Manager {
         // A state the cache already holds (written through by a sync) still queues its keys:
         // the write may have changed what another object's sync decides.
         if *gr == *PODS {
-            apply_event(&mut self.caches.pods, event, PodView::from_object);
+            // A pod's requests cannot change: reuse them rather than parse 50 containers again.
+            let known = self.caches.pods.get(&ObjectKey::of(obj)).map(|p| (p.uid.clone(), p.requests));
+            apply_event(&mut self.caches.pods, event, |o| PodView::from_object_reusing(o, known));
             let namespace = ObjectKey::of(obj).namespace;
             match controller_of(obj) {
                 Some(owner) if owner.kind == "DaemonSet" => {
-                    self.queue.add(WorkKey::DaemonSet(ObjectKey::new(&namespace, &owner.name)))
+                    self.daemonset_changed(ObjectKey::new(&namespace, &owner.name))
                 }
                 Some(owner) if owner.kind == "ReplicaSet" => {
                     let rs = ObjectKey::new(&namespace, &owner.name);
@@ -227,7 +238,7 @@ impl Manager {
             }
             let daemonsets: Vec<ObjectKey> = self.caches.daemonsets.keys().cloned().collect();
             for key in daemonsets {
-                self.queue.add(WorkKey::DaemonSet(key));
+                self.daemonset_changed(key);
             }
             self.queue.add(WorkKey::Unscheduled);
         } else if *gr == *DAEMONSETS {
@@ -246,14 +257,32 @@ impl Manager {
         } else if *gr == *REVISIONS {
             apply_event(&mut self.caches.revisions, event, |_| obj.clone());
             if let Some(owner) = controller_of(obj).filter(|o| o.kind == "DaemonSet") {
-                self.queue.add(WorkKey::DaemonSet(ObjectKey::new(&ObjectKey::of(obj).namespace, &owner.name)));
+                self.daemonset_changed(ObjectKey::new(&ObjectKey::of(obj).namespace, &owner.name));
             }
         }
     }
 
+    /// Queues a DaemonSet whose pods, nodes or revisions changed, no sooner than
+    /// `daemonset_sync_interval` after its last sync.
+    fn daemonset_changed(&mut self, key: ObjectKey) {
+        let wait = self
+            .daemonset_synced
+            .get(&key)
+            .and_then(|last| self.config.daemonset_sync_interval.checked_sub(last.elapsed()))
+            .unwrap_or(Duration::ZERO);
+        self.queue.add_after(WorkKey::DaemonSet(key), wait);
+    }
+
     fn sync(&mut self, key: WorkKey) {
         let result = match &key {
-            WorkKey::DaemonSet(k) => daemonset::sync(self, k),
+            WorkKey::DaemonSet(k) => {
+                self.daemonset_synced.insert(k.clone(), tokio::time::Instant::now());
+                let result = daemonset::sync(self, k);
+                if self.caches.daemonsets.get(k).is_none() {
+                    self.daemonset_synced.remove(k);
+                }
+                result
+            }
             WorkKey::Deployment(k) => deployment::sync(self, k),
             WorkKey::ReplicaSet(k) => replicaset::sync(self, k),
             WorkKey::Node(name) => nodes::sync_node(self, name),
@@ -303,6 +332,35 @@ impl Manager {
             }
             Err(err) if err.code == 404 => Ok(()),
             Err(err) => Err(err),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Manager {
+    /// A manager over `store` that a test drives by hand with [`Manager::settle`].
+    pub(crate) fn for_tests(store: Arc<Store>) -> (Self, Receiver<Arc<WatchEvent>>) {
+        let config = ControllerConfig { daemonset_sync_interval: Duration::ZERO, ..Default::default() };
+        let mut manager = Manager {
+            store,
+            clock: SimClock::new(1.0),
+            config,
+            caches: Caches::default(),
+            queue: WorkQueue::default(),
+            failures: HashMap::new(),
+            daemonsets: daemonset::Memory::default(),
+            daemonset_synced: HashMap::new(),
+        };
+        let events = manager.relist();
+        (manager, events)
+    }
+
+    /// Applies every pending event and runs every sync due now, until nothing is left.
+    pub(crate) fn settle(&mut self, events: &mut Receiver<Arc<WatchEvent>>) {
+        for _ in 0..1000 {
+            self.drain(events);
+            let Some(key) = self.queue.pop() else { return };
+            self.sync(key);
         }
     }
 }

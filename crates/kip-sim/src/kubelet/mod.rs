@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 use serde_json::Value;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 pub use self::node::{NodeAgent, PodHandle};
@@ -46,6 +46,9 @@ pub struct KubeletConfig {
     /// Least time between two writes of one node's status (the kubelet's
     /// `nodeStatusUpdateFrequency`).
     pub node_status_interval: Duration,
+    /// Least real time between two writes of one node's status, whatever the time scale: at
+    /// high scales the simulated interval alone would let thousands of nodes write constantly.
+    pub node_status_min_real_interval: Duration,
     pub container_start: Duration,
     pub container_stop: Duration,
     /// How long init containers and other finite jobs run.
@@ -69,6 +72,7 @@ impl Default for KubeletConfig {
         KubeletConfig {
             pod_status_min_interval: Duration::from_millis(100),
             node_status_interval: Duration::from_secs(10),
+            node_status_min_real_interval: Duration::from_secs(1),
             container_start: Duration::from_millis(200),
             container_stop: Duration::from_millis(500),
             short_run: Duration::from_millis(500),
@@ -130,18 +134,19 @@ impl Kubelets {
         &self.clock
     }
 
-    /// Starts the kubelet of a node (its Node object is created by the caller).
+    /// Starts the kubelet of a node (its Node object is created by the caller). Pods already
+    /// bound to it start with the next [`Kubelets::start_bound_pods`].
     pub fn add_node(self: &Arc<Self>, spec: &NodeSpec, index: u32) {
         let agent = Arc::new(NodeAgent::new(self, spec, index));
         if let Some(old) = self.nodes.write().insert(spec.name.clone(), agent.clone()) {
             old.shutdown.cancel();
         }
-        // Pods already bound to the node (a node added back, a restart) start at once.
-        for pod in self.store.list(&PODS, None).0 {
-            if bound_node(&pod) == Some(spec.name.as_str()) {
-                self.on_pod(&pod, EventType::Added);
-            }
-        }
+    }
+
+    /// Runs the pods already bound to the nodes (a node added back, a cluster started on a
+    /// store that has pods), and stops those that are gone.
+    pub fn start_bound_pods(self: &Arc<Self>) {
+        self.relist();
     }
 
     /// Stops the kubelet of a node: its workers end and its containers are gone.
@@ -191,13 +196,26 @@ impl Kubelets {
                 _ = self.shutdown.cancelled() => return,
                 event = events.recv() => event,
             };
-            match event {
-                Ok(event) => self.on_event(&event),
-                Err(RecvError::Lagged(_)) => {
-                    events = self.store.subscribe();
-                    self.relist();
+            let lagged = match event {
+                Ok(event) => {
+                    self.on_event(&event);
+                    // Every unread event holds an object version in memory: read all that wait
+                    // now, rather than one per turn of the scheduler.
+                    loop {
+                        match events.try_recv() {
+                            Ok(event) => self.on_event(&event),
+                            Err(TryRecvError::Empty) => break false,
+                            Err(TryRecvError::Lagged(_)) => break true,
+                            Err(TryRecvError::Closed) => return,
+                        }
+                    }
                 }
+                Err(RecvError::Lagged(_)) => true,
                 Err(RecvError::Closed) => return,
+            };
+            if lagged {
+                events = self.store.subscribe();
+                self.relist();
             }
         }
     }
@@ -246,7 +264,14 @@ impl Kubelets {
                 }
                 let spec = PodSpecModel::parse(pod);
                 let handle = Arc::new(PodHandle::new(pod, &spec, &agent));
-                agent.pods.write().insert(handle.uid.clone(), handle.clone());
+                {
+                    // A relist may race the watch for the same new pod: one worker only.
+                    let mut pods = agent.pods.write();
+                    if pods.contains_key(&handle.uid) {
+                        return;
+                    }
+                    pods.insert(handle.uid.clone(), handle.clone());
+                }
                 if is_terminating(pod) {
                     handle.request_stop(
                         pod.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0),
@@ -273,6 +298,11 @@ impl Kubelets {
 
     /// Removes unused images from a node when its image disk is too full.
     pub(crate) async fn collect_garbage(&self, agent: &Arc<NodeAgent>) {
+        // The usual case, below the threshold, needs no look at images or pods.
+        let used = agent.runtime.image_fs_usage().await;
+        if used.saturating_mul(100) <= self.config.image_gc_high_percent.saturating_mul(agent.image_disk_bytes) {
+            return;
+        }
         let images = agent.runtime.list_images().await;
         let in_use = {
             let pods = agent.pods.read();

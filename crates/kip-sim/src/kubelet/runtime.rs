@@ -78,6 +78,9 @@ pub trait ContainerRuntime: Send + Sync {
 
     fn list_images(&self) -> BoxFuture<'_, Vec<ImageInfo>>;
 
+    /// Bytes the stored images take on the image filesystem (CRI `ImageFsInfo`).
+    fn image_fs_usage(&self) -> BoxFuture<'_, u64>;
+
     fn remove_image<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
 
     /// Creates and starts a container; returns its id.

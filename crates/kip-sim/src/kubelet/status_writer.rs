@@ -100,6 +100,9 @@ impl Writer {
                 if let Some(target) = self.pending.remove(&key) {
                     self.write(target).await;
                     self.last.insert(key, Instant::now());
+                    // Every write is an event that each watcher holds (object and previous
+                    // state) until it has read it: let the watchers keep up.
+                    tokio::task::yield_now().await;
                 }
             }
             let next = self.due.peek().map(|Reverse((at, _, _))| *at);
@@ -123,7 +126,9 @@ impl Writer {
         let key = target.key();
         let interval = match &target {
             Target::Pod(_) => self.config.pod_status_min_interval,
-            Target::Node(_) => self.clock.to_real(self.config.node_status_interval),
+            Target::Node(_) => {
+                self.clock.to_real(self.config.node_status_interval).max(self.config.node_status_min_real_interval)
+            }
         };
         let now = Instant::now();
         let at = self.last.get(&key).map_or(now, |last| (*last + interval).max(now));

@@ -113,13 +113,14 @@ fn snapshot(m: &mut Manager, ds: &DaemonSetView, number: i64) -> Result<Option<A
             }
             let collisions = ds.collision_count.unwrap_or(0) + 1;
             let uid = ds.uid.clone();
-            m.store.modify(&super::super::DAEMONSETS, &ds.key, Part::Status, |obj| {
+            let written = m.store.modify(&super::super::DAEMONSETS, &ds.key, Part::Status, |obj| {
                 if meta_str(obj, "uid") != Some(uid.as_str()) {
                     return Err(crate::error::ApiError::new(409, "Conflict", "the DaemonSet was replaced"));
                 }
                 obj["status"]["collisionCount"] = json!(collisions);
                 Ok(())
             })?;
+            remember(&mut m.caches.daemonsets, &written);
             Ok(None)
         }
         Err(err) => Err(err.into()),

@@ -102,7 +102,10 @@ impl DaemonSetView {
 }
 
 /// Daemon pods by the node they are on (or meant for), oldest first (bound ones before unbound).
-pub(super) type NodePods<'a> = BTreeMap<String, Vec<&'a PodView>>;
+pub(super) type NodePods<'a> = BTreeMap<&'a str, Vec<&'a PodView>>;
+
+/// The placement decision for every node.
+pub(super) type Fits = BTreeMap<String, DaemonFit>;
 
 pub(super) fn sync(m: &mut Manager, key: &ObjectKey) -> Result<(), SyncError> {
     let Some(obj) = m.caches.daemonsets.get(key).cloned() else {
@@ -120,15 +123,16 @@ pub(super) fn sync(m: &mut Manager, key: &ObjectKey) -> Result<(), SyncError> {
         m.queue.add(WorkKey::DaemonSet(key.clone()));
         return Ok(());
     };
-    let acted = manage(m, &ds, &hash)?;
+    let fits = fits(m, &ds);
+    let acted = manage(m, &ds, &fits, &hash)?;
     if acted {
         // As with Kubernetes' expectations: roll only once the cache shows the last changes.
         m.queue.add(WorkKey::DaemonSet(key.clone()));
     } else if ds.is_rolling_update() {
-        update::rolling_update(m, &ds, &hash)?;
+        update::rolling_update(m, &ds, &fits, &hash)?;
     }
     history::cleanup(m, &ds)?;
-    status::update(m, &ds, &hash)
+    status::update(m, &ds, &fits, &hash)
 }
 
 fn refresh_memo(m: &mut Manager, ds: &DaemonSetView) {
@@ -148,7 +152,7 @@ fn refresh_memo(m: &mut Manager, ds: &DaemonSetView) {
 }
 
 /// The placement decision for every node, from the memo where the node has not changed.
-pub(super) fn fits(m: &mut Manager, ds: &DaemonSetView) -> BTreeMap<String, DaemonFit> {
+fn fits(m: &mut Manager, ds: &DaemonSetView) -> Fits {
     let Some(memo) = m.daemonsets.by_key.get_mut(&ds.key) else { return BTreeMap::new() };
     let mut result = BTreeMap::new();
     for (key, version, node) in m.caches.nodes.entries() {
@@ -173,7 +177,7 @@ pub(super) fn pods_by_node<'a>(caches: &'a Caches, ds: &DaemonSetView) -> NodePo
         if pod.is_terminal() && pod.terminating {
             continue;
         }
-        by_node.entry(pod.node_name.clone().unwrap_or_default()).or_default().push(pod);
+        by_node.entry(pod.node_name.as_deref().unwrap_or_default()).or_default().push(pod);
     }
     for pods in by_node.values_mut() {
         pods.sort_by(|a, b| (!a.bound, &a.created, &a.key.name).cmp(&(!b.bound, &b.created, &b.key.name)));
@@ -182,8 +186,7 @@ pub(super) fn pods_by_node<'a>(caches: &'a Caches, ds: &DaemonSetView) -> NodePo
 }
 
 /// Creates the missing daemon pods and deletes those that should go. Returns whether it wrote.
-fn manage(m: &mut Manager, ds: &DaemonSetView, hash: &str) -> Result<bool, SyncError> {
-    let fits = fits(m, ds);
+fn manage(m: &mut Manager, ds: &DaemonSetView, fits: &Fits, hash: &str) -> Result<bool, SyncError> {
     let now = m.clock.now();
     let surge = ds.allows_surge();
     let mut create = Vec::new();
@@ -192,8 +195,8 @@ fn manage(m: &mut Manager, ds: &DaemonSetView, hash: &str) -> Result<bool, SyncE
     {
         let by_node = pods_by_node(&m.caches, ds);
         let memo = m.daemonsets.by_key.entry(ds.key.clone()).or_default();
-        for (node, fit) in &fits {
-            let pods = by_node.get(node).map(Vec::as_slice).unwrap_or_default();
+        for (node, fit) in fits {
+            let pods = by_node.get(node.as_str()).map(Vec::as_slice).unwrap_or_default();
             if fit.should_run && pods.is_empty() {
                 create.push(node.clone());
             } else if fit.should_continue_running {
@@ -215,7 +218,7 @@ fn manage(m: &mut Manager, ds: &DaemonSetView, hash: &str) -> Result<bool, SyncE
         }
         // Unbound pods meant for nodes that no longer exist would wait forever.
         for (node, pods) in &by_node {
-            if !fits.contains_key(node) {
+            if !fits.contains_key(*node) {
                 delete.extend(pods.iter().filter(|p| !p.bound && !p.terminating).map(|p| p.key.clone()));
             }
         }
@@ -303,8 +306,14 @@ pub(super) fn sync_nodes(
     if create.len() > burst || delete.len() > burst {
         m.queue.add(WorkKey::DaemonSet(ds.key.clone()));
     }
-    let tolerations = m.daemonsets.by_key.get(&ds.key).map(|memo| memo.placement.tolerations.clone());
-    let tolerations = serde_json::to_value(tolerations.unwrap_or_default()).unwrap_or_else(|_| json!([]));
+    if create.is_empty() && delete.is_empty() {
+        return Ok(false);
+    }
+    let tolerations = match create.is_empty() {
+        true => Vec::new(),
+        false => m.daemonsets.by_key.get(&ds.key).map(|memo| memo.placement.tolerations.clone()).unwrap_or_default(),
+    };
+    let tolerations = serde_json::to_value(tolerations).unwrap_or_else(|_| json!([]));
     for node in create.iter().take(burst) {
         m.create_pod(new_pod(ds, node, hash, &tolerations))?;
     }

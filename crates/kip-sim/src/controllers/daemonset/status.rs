@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::super::{DAEMONSETS, Manager, SyncError, WorkKey};
-use super::{DaemonSetView, fits, pods_by_node};
+use super::{DaemonSetView, Fits, pods_by_node};
 use crate::error::ApiError;
 use crate::store::{Part, meta_str};
 
@@ -36,13 +36,12 @@ impl Counts {
 }
 
 /// Counts for the DaemonSet as the cache shows it now. Each node counts its oldest pod.
-pub(super) fn counts(m: &mut Manager, ds: &DaemonSetView, hash: &str) -> Counts {
-    let fits = fits(m, ds);
+pub(super) fn counts(m: &Manager, ds: &DaemonSetView, fits: &Fits, hash: &str) -> Counts {
     let now = m.clock.now();
     let by_node = pods_by_node(&m.caches, ds);
     let mut c = Counts::default();
-    for (node, fit) in &fits {
-        let pod = by_node.get(node).and_then(|pods| pods.first());
+    for (node, fit) in fits {
+        let pod = by_node.get(node.as_str()).and_then(|pods| pods.first());
         match (fit.should_run, pod) {
             (true, None) => c.desired += 1,
             (true, Some(pod)) => {
@@ -66,8 +65,8 @@ pub(super) fn counts(m: &mut Manager, ds: &DaemonSetView, hash: &str) -> Counts 
     c
 }
 
-pub(super) fn update(m: &mut Manager, ds: &DaemonSetView, hash: &str) -> Result<(), SyncError> {
-    let counts = counts(m, ds, hash);
+pub(super) fn update(m: &mut Manager, ds: &DaemonSetView, fits: &Fits, hash: &str) -> Result<(), SyncError> {
+    let counts = counts(m, ds, fits, hash);
     let status = ds.obj.get("status").unwrap_or(&Value::Null);
     let observed = status.get("observedGeneration").and_then(Value::as_i64).unwrap_or(0);
     if counts != Counts::of_status(status) || observed < ds.generation {

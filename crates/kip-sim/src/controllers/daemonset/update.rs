@@ -10,7 +10,7 @@
 use super::super::cache::PodView;
 use super::super::rollout::daemonset_limits;
 use super::super::{Manager, SyncError};
-use super::{DaemonSetView, fits, pods_by_node, sync_nodes};
+use super::{DaemonSetView, Fits, pods_by_node, sync_nodes};
 use crate::store::ObjectKey;
 
 /// The new and the old pod of a node, ignoring pods being deleted. `None` when the node has
@@ -30,17 +30,16 @@ fn new_and_old<'a>(
     Some((new, old))
 }
 
-pub(super) fn rolling_update(m: &mut Manager, ds: &DaemonSetView, hash: &str) -> Result<(), SyncError> {
-    let fits = fits(m, ds);
+pub(super) fn rolling_update(m: &mut Manager, ds: &DaemonSetView, fits: &Fits, hash: &str) -> Result<(), SyncError> {
     let desired = fits.values().filter(|f| f.should_run).count() as i64;
     let (max_surge, max_unavailable) = daemonset_limits(ds.update_strategy(), desired)
         .map_err(|e| SyncError::Invalid(format!("DaemonSet {}/{}: {e}", ds.key.namespace, ds.key.name)))?;
     let now = m.clock.now();
     let available = |pod: &PodView| pod.is_available(ds.min_ready_seconds, now);
     let mut by_node = pods_by_node(&m.caches, ds);
-    for (node, fit) in &fits {
+    for (node, fit) in fits {
         if fit.should_run {
-            by_node.entry(node.clone()).or_default();
+            by_node.entry(node.as_str()).or_default();
         }
     }
     let should_run = |node: &str| fits.get(node).is_some_and(|f| f.should_run);
@@ -93,7 +92,7 @@ pub(super) fn rolling_update(m: &mut Manager, ds: &DaemonSetView, hash: &str) ->
             (_, None) => {}
             (None, Some(old)) if !available(old) => {
                 if should_run(node) {
-                    allowed_nodes.push(node.clone());
+                    allowed_nodes.push(node.to_string());
                 } else {
                     delete.push(old.key.clone());
                 }
@@ -102,7 +101,7 @@ pub(super) fn rolling_update(m: &mut Manager, ds: &DaemonSetView, hash: &str) ->
                 if !should_run(node) {
                     off_schedule.push(old.key.clone());
                 } else if surging < max_surge {
-                    candidate_nodes.push(node.clone());
+                    candidate_nodes.push(node.to_string());
                 }
             }
             (Some(new), Some(old)) => {

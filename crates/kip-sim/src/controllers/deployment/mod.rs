@@ -190,7 +190,8 @@ fn create_new_rs(m: &mut Manager, d: &DeploymentView, old: &[Arc<Value>]) -> Res
     selector["matchLabels"][TEMPLATE_HASH_LABEL] = json!(hash);
     let revision = old.iter().map(|rs| revision_of(rs)).max().unwrap_or(0) + 1;
     let all_replicas: i64 = old.iter().map(|rs| spec_replicas(rs)).sum();
-    let replicas = if d.recreate { d.replicas } else { rolling::new_rs_replicas(d, all_replicas, 0) };
+    let replicas =
+        if d.recreate { d.replicas } else { rolling::new_rs_replicas(d.replicas, d.max_surge, all_replicas, 0) };
     let mut annotations = rs_annotations(d);
     annotations[REVISION_ANNOTATION] = json!(revision.to_string());
     let rs = json!({

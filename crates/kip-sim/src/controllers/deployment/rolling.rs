@@ -9,14 +9,15 @@ use serde_json::Value;
 use super::super::{Manager, SyncError};
 use super::{DeploymentView, scale, scale_old, spec_replicas, status_field};
 
-/// The new ReplicaSet's replicas given `others` replicas in the other sets and its `current`.
-pub(super) fn new_rs_replicas(d: &DeploymentView, others: i64, current: i64) -> i64 {
-    let max_total = d.replicas + d.max_surge;
+/// The new ReplicaSet's replicas during a rolling update: grown by what `replicas + max_surge`
+/// leaves beside the `others` replicas of old sets, never beyond `replicas`.
+pub(super) fn new_rs_replicas(replicas: i64, max_surge: i64, others: i64, current: i64) -> i64 {
+    let max_total = replicas + max_surge;
     let total = others + current;
     if total >= max_total {
         return current;
     }
-    current + (max_total - total).min(d.replicas - current).max(0)
+    current + (max_total - total).min(replicas - current).max(0)
 }
 
 /// Grows (or shrinks, when above `replicas`) the new ReplicaSet. Returns whether it scaled,
@@ -31,7 +32,7 @@ pub(super) fn reconcile_new(
     let wanted = if current >= d.replicas {
         d.replicas
     } else {
-        new_rs_replicas(d, old.iter().map(|r| spec_replicas(r)).sum(), current)
+        new_rs_replicas(d.replicas, d.max_surge, old.iter().map(|r| spec_replicas(r)).sum(), current)
     };
     let written = scale(m, d, rs, wanted)?;
     Ok((wanted != current, written))
@@ -101,4 +102,32 @@ pub(super) fn scale_old_to_zero(m: &mut Manager, old: &[Arc<Value>]) -> Result<b
         scaled = true;
     }
     Ok(scaled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_rs_replicas;
+
+    #[test]
+    fn the_new_replica_set_grows_within_the_surge() {
+        // (replicas, maxSurge, old replicas, new replicas now) -> new replicas
+        let cases = [
+            ((3, 1, 3, 0), 1),
+            ((3, 1, 3, 1), 1),
+            ((3, 1, 2, 1), 2),
+            ((3, 1, 0, 2), 3),
+            ((10, 3, 10, 0), 3),
+            ((10, 3, 5, 3), 8),
+            ((1, 1, 1, 0), 1),
+            ((1, 0, 1, 0), 0),
+            ((2, 5, 2, 0), 2),
+        ];
+        for ((replicas, surge, old, current), expected) in cases {
+            assert_eq!(
+                new_rs_replicas(replicas, surge, old, current),
+                expected,
+                "{replicas}/{surge} old={old} new={current}"
+            );
+        }
+    }
 }

@@ -135,6 +135,11 @@ impl ContainerRuntime for SimRuntime {
         async move { images }.boxed()
     }
 
+    fn image_fs_usage(&self) -> BoxFuture<'_, u64> {
+        let used = self.images.lock().values().map(|i| i.size_bytes).sum();
+        async move { used }.boxed()
+    }
+
     fn remove_image<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
         let removed = self.images.lock().remove(image_id);
         async move { removed.map(|_| ()).ok_or_else(|| RuntimeError::NoSuchImage(image_id.to_string())) }.boxed()
