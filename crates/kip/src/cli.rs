@@ -42,6 +42,10 @@ pub enum Command {
     Validate(ValidateOptions),
     /// Print, as YAML, the DaemonSet kip would apply (no cluster needed).
     Render(RenderOptions),
+    /// Run the operator: keep a puller for every KubernetesImagePuller resource.
+    Operator(crate::operator::OperatorOptions),
+    /// Print, as YAML, the CustomResourceDefinition of KubernetesImagePuller.
+    Crd,
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,6 +70,11 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Run(options) => puller::run(options).await,
         Command::Validate(options) => validate(options),
         Command::Render(options) => render_command(options),
+        Command::Operator(options) => crate::operator::run(options).await,
+        Command::Crd => {
+            print!("{}", crate::operator::crd_yaml());
+            ExitCode::SUCCESS
+        }
     }
 }
 

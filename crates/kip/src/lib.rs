@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod operator;
 pub mod puller;
 pub mod render;
 pub mod telemetry;
