@@ -199,7 +199,15 @@ async fn run_controller(
         // Status updates of the DaemonSet come in bursts; one pass covers a burst.
         .with_config(controller::Config::default().debounce(Duration::from_millis(500)));
     let store = controller.store();
-    let (for_daemonsets, for_siblings) = (store.clone(), store.clone());
+    let (for_daemonsets, for_siblings, loaded) = (store.clone(), store.clone(), store.clone());
+    // Ready once the first list arrived, even with no resource to reconcile.
+    let ready = health.clone();
+    tokio::spawn(async move {
+        if loaded.wait_until_ready().await.is_ok() {
+            ready.set_api_reachable(true);
+            ready.set_cache_ready(true);
+        }
+    });
     let ctx = Arc::new(Context::new(
         client.clone(),
         store,

@@ -3,9 +3,11 @@
 
 mod build;
 mod crd;
+mod errors;
 mod events;
 mod singleton;
 mod status;
+mod telemetry;
 mod validate;
 
 use std::collections::BTreeMap;
