@@ -103,13 +103,12 @@ impl ApiError {
     /// 422 with field causes. `kind` is the object kind (`DaemonSet`).
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
         let summary: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
-        let mut err = Self::new(
-            422,
-            "Invalid",
-            format!("{kind}.{} {name:?} is invalid: [{}]", group_or_core(group), summary.join(", ")),
-        );
+        // As Go's aggregated errors print: one alone, several in brackets.
+        let summary = if summary.len() == 1 { summary.join("") } else { format!("[{}]", summary.join(", ")) };
+        let mut err =
+            Self::new(422, "Invalid", format!("{kind}.{} {name:?} is invalid: {summary}", group_or_core(group)));
         if group.is_empty() {
-            err.message = format!("{kind} {name:?} is invalid: [{}]", summary.join(", "));
+            err.message = format!("{kind} {name:?} is invalid: {summary}");
         }
         err.name = Some(name.to_string());
         err.group = (!group.is_empty()).then(|| group.to_string());

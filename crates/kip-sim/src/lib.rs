@@ -9,12 +9,23 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admission;
+pub mod cluster;
+pub mod controllers;
+pub mod cri;
 pub mod error;
+pub mod faults;
+pub mod kubeconfig;
+pub mod kubelet;
 pub mod machinery;
 pub mod patch;
 pub mod resources;
+pub mod server;
+pub mod sim;
 pub mod store;
 
 pub use error::{ApiError, Cause};
+pub use faults::{Fault, FaultConfig, FaultRule, Faults};
 pub use resources::{GroupResource, ResourceType};
+pub use server::{ApiServer, ServerOptions, StatsSnapshot};
+pub use sim::{Sim, SimArgs, SimOptions, run_sim_command};
 pub use store::{ObjectKey, Store, StoreOptions};

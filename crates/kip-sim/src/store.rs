@@ -585,6 +585,10 @@ fn merge_parts(rt: &ResourceType, current: &Value, proposed: Value, part: Part) 
                     }
                 }
             }
+            // A status write records who owns which status fields.
+            if let Some(managed) = proposed.pointer("/metadata/managedFields") {
+                set_meta(&mut next, "managedFields", managed.clone());
+            }
             next
         }
         Part::Main => {
@@ -621,26 +625,36 @@ fn merge_parts(rt: &ResourceType, current: &Value, proposed: Value, part: Part) 
     next
 }
 
-fn spec_changed(a: &Value, b: &Value) -> bool {
-    let strip = |v: &Value| -> Map<String, Value> {
-        let mut o = v.as_object().cloned().unwrap_or_default();
-        o.remove("metadata");
-        o.remove("status");
-        o
-    };
-    strip(a) != strip(b)
+/// Whether two objects' maps differ in any key but those skipped. Compares in place: objects
+/// of pod size are compared on every write, so no copies.
+fn differ_except(a: &Value, b: &Value, skip: &[&str]) -> bool {
+    let empty = Map::new();
+    let (a, b) = (a.as_object().unwrap_or(&empty), b.as_object().unwrap_or(&empty));
+    let keys_a = a.iter().filter(|(k, _)| !skip.contains(&k.as_str()));
+    let keys_b = b.keys().filter(|k| !skip.contains(&k.as_str()));
+    keys_a.clone().count() != keys_b.count() || keys_a.into_iter().any(|(k, v)| b.get(k) != Some(v))
 }
 
+fn spec_changed(a: &Value, b: &Value) -> bool {
+    differ_except(a, b, &["metadata", "status"])
+}
+
+/// Equal but for the times in managedFields: a write that changes only when a manager last
+/// wrote is not a change (as the API server treats it), while a change of ownership is.
 fn same_ignoring_managed_fields(a: &Value, b: &Value) -> bool {
-    let strip = |v: &Value| -> Value {
-        let mut v = v.clone();
-        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("managedFields");
-        }
-        v
-    };
-    // Cheap check first: most writes differ in more than managedFields.
-    a == b || strip(a) == strip(b)
+    if a == b {
+        return true;
+    }
+    let null = Value::Null;
+    let (meta_a, meta_b) = (a.get("metadata").unwrap_or(&null), b.get("metadata").unwrap_or(&null));
+    if differ_except(a, b, &["metadata"]) || differ_except(meta_a, meta_b, &["managedFields"]) {
+        return false;
+    }
+    fn entries(meta: &Value) -> &[Value] {
+        meta.get("managedFields").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    }
+    let (entries_a, entries_b) = (entries(meta_a), entries(meta_b));
+    entries_a.len() == entries_b.len() && entries_a.iter().zip(entries_b).all(|(x, y)| !differ_except(x, y, &["time"]))
 }
 
 pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {

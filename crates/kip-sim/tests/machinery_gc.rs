@@ -51,7 +51,10 @@ fn workload(store: &Store, gr: &GroupResource, kind: &str, ns: &str, name: &str,
     let obj = json!({
         "apiVersion": "apps/v1", "kind": kind,
         "metadata": {"name": name, "namespace": ns, "ownerReferences": owners},
-        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "x"}]}},
+        },
     });
     store.create(gr, obj).expect("create workload")
 }

@@ -79,7 +79,9 @@ fn deleting_a_namespace_removes_its_content_then_itself() {
     configmap(&store, "team", "a", &[]);
     configmap(&store, "bystander", "b", &[]);
     let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d", "namespace": "team"},
-                    "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}});
+                    "spec": {"selector": {"matchLabels": {"app": "d"}},
+                             "template": {"metadata": {"labels": {"app": "d"}},
+                                          "spec": {"containers": [{"name": "c", "image": "x"}]}}}});
     store.create(&GroupResource::new("apps", "daemonsets"), ds).expect("daemonset");
     machinery.settle();
 
@@ -135,16 +137,18 @@ fn a_namespace_waits_for_finalizers_of_its_content_and_says_so() {
 }
 
 #[test]
-fn content_of_a_namespace_deleted_before_it_was_initialized_still_goes() {
+fn a_namespace_deleted_before_the_machinery_runs_still_empties_and_goes() {
     for started_before in [true, false] {
         let store = Arc::new(Store::new(StoreOptions::default()));
         let early = started_before.then(|| Machinery::new(store.clone()));
         create_namespace(&store, "quick");
         configmap(&store, "quick", "a", &[]);
-        // No finalizer yet: the namespace is gone at once.
-        assert!(matches!(delete_namespace(&store, "quick"), Deleted::Gone(_)));
+        // Admission gives every namespace the `kubernetes` finalizer, so it waits for the
+        // namespace controller even when deleted at once.
+        assert!(matches!(delete_namespace(&store, "quick"), Deleted::Terminating(_)));
         let mut machinery = early.unwrap_or_else(|| Machinery::new(store.clone()));
         machinery.settle();
         assert!(store.list(&configmaps(), Some("quick")).0.is_empty(), "machinery started before: {started_before}");
+        assert!(namespace(&store, "quick").is_none(), "machinery started before: {started_before}");
     }
 }

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::puller::{self, RunOptions};
 use crate::render::{self, RenderContext};
+use crate::status;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -18,6 +19,9 @@ Examples:
 
   # Print the DaemonSet kip would apply
   IMAGES='java=eclipse/che-java:11' DEPLOYMENT_NAME=kip kip render
+
+  # Which node holds which image
+  kip status -n k8s-image-puller -o wide
 
   # Run the puller against the cluster of the current kubeconfig
   IMAGES='java=eclipse/che-java:11' DEPLOYMENT_NAME=kip NAMESPACE=k8s-image-puller kip run
@@ -42,10 +46,39 @@ pub enum Command {
     Validate(ValidateOptions),
     /// Print, as YAML, the DaemonSet kip would apply (no cluster needed).
     Render(RenderOptions),
+    /// Show which selected node holds which cached image.
+    Status(StatusOptions),
+    /// Run a simulated Kubernetes cluster on 127.0.0.1 (for trying kip without a cluster).
+    Sim(kip_sim::sim::SimArgs),
+    /// Watch kip cache images on a simulated cluster; exits 0 once every node holds every image.
+    Demo(crate::demo::DemoOptions),
     /// Run the operator: keep a puller for every KubernetesImagePuller resource.
     Operator(crate::operator::OperatorOptions),
     /// Print, as YAML, the CustomResourceDefinition of KubernetesImagePuller.
     Crd,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusOptions {
+    /// Namespace of the DaemonSet.
+    #[arg(long, short = 'n', env = "NAMESPACE", default_value = "k8s-image-puller")]
+    pub namespace: String,
+    /// Name of the DaemonSet.
+    #[arg(long, env = "DAEMONSET_NAME", default_value = "kubernetes-image-puller")]
+    pub daemonset: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = StatusFormat::Table)]
+    pub output: StatusFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    /// Images with the number of nodes holding them and the nodes missing them.
+    Table,
+    /// The images table and a grid of nodes by images.
+    Wide,
+    /// The report as JSON.
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -70,12 +103,52 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Run(options) => puller::run(options).await,
         Command::Validate(options) => validate(options),
         Command::Render(options) => render_command(options),
+        Command::Status(options) => status_command(options).await,
+        Command::Demo(options) => crate::demo::run(options).await,
+        Command::Sim(args) => match kip_sim::sim::run_sim_command(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("kip sim: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Operator(options) => crate::operator::run(options).await,
         Command::Crd => {
             print!("{}", crate::operator::crd_yaml());
             ExitCode::SUCCESS
         }
     }
+}
+
+async fn status_command(options: StatusOptions) -> ExitCode {
+    let client = match kube::Client::try_default().await {
+        Ok(client) => client,
+        Err(err) => {
+            eprintln!("kip: no Kubernetes cluster is configured (in-cluster service account or KUBECONFIG): {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let report = match status::fetch::fetch(&client, &options.namespace, &options.daemonset).await {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("kip: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match options.output {
+        StatusFormat::Table => print!("{}", status::table::images_table(&report)),
+        StatusFormat::Wide => {
+            print!("{}\n{}", status::table::images_table(&report), status::table::nodes_table(&report))
+        }
+        StatusFormat::Json => match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(err) => {
+                eprintln!("kip: {err}");
+                return ExitCode::FAILURE;
+            }
+        },
+    }
+    ExitCode::SUCCESS
 }
 
 fn config_from_env() -> Result<Config, ExitCode> {

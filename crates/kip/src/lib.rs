@@ -3,7 +3,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod operator;
 pub mod puller;
 pub mod render;
+pub mod status;
 pub mod telemetry;

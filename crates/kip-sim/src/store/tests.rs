@@ -20,7 +20,10 @@ fn daemonset(name: &str, image: &str) -> Value {
     json!({
         "apiVersion": "apps/v1", "kind": "DaemonSet",
         "metadata": {"name": name, "namespace": "ns"},
-        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}},
+        "spec": {
+            "selector": {"matchLabels": {"app": "a"}},
+            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c", "image": image}]}}
+        },
         "status": {"numberReady": 7}
     })
 }
@@ -214,4 +217,34 @@ fn list_is_ordered_and_scoped_to_the_namespace() {
     };
     assert_eq!(names(store.list(&ds(), Some("ns")).0), vec!["a", "b"]);
     assert_eq!(names(store.list(&ds(), None).0), vec!["a", "b", "c"]);
+}
+
+#[test]
+fn ownership_changes_are_writes_but_manager_times_are_not() {
+    let store = store_with_namespace("ns");
+    let mut obj = daemonset("a", "x");
+    obj["metadata"]["managedFields"] =
+        json!([{"manager": "kip", "operation": "Apply", "time": "2026-01-01T00:00:00Z"}]);
+    let created = store.create(&ds(), obj).expect("create");
+    let mut later = (*created).clone();
+    later["metadata"]["managedFields"][0]["time"] = json!("2026-01-02T00:00:00Z");
+    assert_eq!(rv(&store.update(&ds(), later, Part::Main).expect("same")), rv(&created), "only a time changed");
+    let mut shared = (*created).clone();
+    shared["metadata"]["managedFields"]
+        .as_array_mut()
+        .expect("list")
+        .push(json!({"manager": "other", "operation": "Apply", "time": "2026-01-02T00:00:00Z"}));
+    assert!(rv(&store.update(&ds(), shared, Part::Main).expect("co-owner")) > rv(&created), "a new owner is a change");
+}
+
+#[test]
+fn status_writes_keep_their_managed_fields() {
+    let store = store_with_namespace("ns");
+    let created = store.create(&ds(), daemonset("a", "x")).expect("create");
+    let mut status_write = (*created).clone();
+    status_write["status"] = json!({"numberReady": 1});
+    status_write["metadata"]["managedFields"] =
+        json!([{"manager": "ds-controller", "operation": "Update", "subresource": "status"}]);
+    let written = store.update(&ds(), status_write, Part::Status).expect("status");
+    assert_eq!(written["metadata"]["managedFields"][0]["manager"], "ds-controller");
 }

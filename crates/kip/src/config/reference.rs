@@ -75,6 +75,38 @@ fn whole(reason: impl Into<String>) -> ReferenceError {
 }
 
 impl ImageReference {
+    /// The repository as container runtimes name it: Docker Hub's implicit registry and
+    /// `library/` made explicit (`nginx` -> `docker.io/library/nginx`).
+    pub fn repository(&self) -> String {
+        match self.registry.as_deref() {
+            None | Some("docker.io" | "index.docker.io" | "registry-1.docker.io") => {
+                if self.path.contains('/') {
+                    format!("docker.io/{}", self.path)
+                } else {
+                    format!("docker.io/library/{}", self.path)
+                }
+            }
+            Some(registry) => format!("{registry}/{}", self.path),
+        }
+    }
+
+    /// The names a runtime reports for this image on a node (`status.images[].names`): the
+    /// repository with the tag (`latest` when none is given and no digest pins it), and with the
+    /// digest when pinned.
+    pub fn runtime_names(&self) -> Vec<String> {
+        let repository = self.repository();
+        let mut names = Vec::new();
+        match (&self.tag, &self.digest) {
+            (Some(tag), _) => names.push(format!("{repository}:{tag}")),
+            (None, None) => names.push(format!("{repository}:latest")),
+            (None, Some(_)) => {}
+        }
+        if let Some(digest) = &self.digest {
+            names.push(format!("{repository}@{digest}"));
+        }
+        names
+    }
+
     pub fn parse(text: &str) -> Result<ImageReference, ReferenceError> {
         if text.is_empty() {
             return Err(whole("the image reference is empty"));

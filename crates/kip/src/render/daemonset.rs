@@ -84,12 +84,27 @@ pub fn desired_daemonset(config: &Config, ctx: &RenderContext) -> DaemonSet {
     }
 }
 
+/// How the init container puts a static sleep into the shared volume. kip's image copies
+/// itself with `kip-sleep --copy-to`; the Go puller's images (still named by `KIP_IMAGE` in
+/// configurations carried over from it) have a shell and a static `/bin/sleep` instead, and
+/// get the Go puller's command.
+pub fn copy_sleep_command(kip_image: &str) -> Vec<String> {
+    let repository = kip_image.split(['@']).next().unwrap_or(kip_image);
+    let last = repository.rsplit('/').next().unwrap_or(repository);
+    let last = last.split(':').next().unwrap_or(last);
+    if last == "kubernetes-image-puller" || last.starts_with("imagepuller") {
+        vec!["/bin/sh".into(), "-c".into(), format!("cp /bin/sleep {SLEEP_PATH}")]
+    } else {
+        vec![SLEEP_SOURCE.to_string(), "--copy-to".to_string(), SLEEP_PATH.to_string()]
+    }
+}
+
 fn pod_spec(config: &Config, ctx: &RenderContext) -> PodSpec {
     let resources = resources(config);
     let init = Container {
         name: INIT_CONTAINER_NAME.to_string(),
         image: Some(config.kip_image.clone()),
-        command: Some(vec![SLEEP_SOURCE.to_string(), "--copy-to".to_string(), SLEEP_PATH.to_string()]),
+        command: Some(copy_sleep_command(&config.kip_image)),
         ..container_base(&resources)
     };
     let containers = config

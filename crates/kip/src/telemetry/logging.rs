@@ -15,7 +15,12 @@ pub enum LogFormat {
 /// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
 /// Logs go to stderr so that command output on stdout stays clean.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_level(format, "info");
+}
+
+/// As [`init`], with another default level (commands whose output is the point log less).
+pub fn init_with_level(format: LogFormat, default_level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second init (tests, embedded use) keeps the first subscriber.
     let _ = match format {

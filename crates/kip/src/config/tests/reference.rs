@@ -138,3 +138,23 @@ fn kip_image_is_checked_too() {
     let config = valid(&[("KIP_IMAGE", "registry.example.com/kip/kip:1.0")]);
     assert_eq!(config.kip_image, "registry.example.com/kip/kip:1.0");
 }
+
+#[test]
+fn runtime_names_make_docker_hub_explicit() {
+    let cases: &[(&str, &[&str])] = &[
+        ("nginx", &["docker.io/library/nginx:latest"]),
+        ("nginx:1.25", &["docker.io/library/nginx:1.25"]),
+        ("eclipse/che-theia:next", &["docker.io/eclipse/che-theia:next"]),
+        ("docker.io/library/busybox:1", &["docker.io/library/busybox:1"]),
+        ("quay.io/eclipse/che-machine-exec:next", &["quay.io/eclipse/che-machine-exec:next"]),
+        ("localhost:5000/kip/data:v1", &["localhost:5000/kip/data:v1"]),
+        (
+            "quay.io/x/y@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            &["quay.io/x/y@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"],
+        ),
+    ];
+    for (text, expected) in cases {
+        let reference = ImageReference::parse(text).expect(text);
+        assert_eq!(reference.runtime_names(), expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{text}");
+    }
+}

@@ -16,6 +16,7 @@ fn config(extra: &[(&str, &str)]) -> Config {
     let mut vars = vec![
         ("IMAGES", "theia=quay.io/eclipse/che-theia:next;machine-exec=quay.io/eclipse/che-machine-exec:7.20.0"),
         ("DEPLOYMENT_NAME", "kubernetes-image-puller"),
+        ("KIP_IMAGE", "ghcr.io/kip-dev/kip:0.1.0"),
     ];
     vars.extend_from_slice(extra);
     Config::from_vars(vars).unwrap_or_else(|errors| panic!("{errors}"))
@@ -58,7 +59,7 @@ fn one_sleeping_container_per_image_after_the_copy() {
     let init = spec.init_containers.as_deref().unwrap_or_default();
     assert_eq!(init.len(), 1);
     assert_eq!(init[0].name, "copy-sleep");
-    assert_eq!(init[0].image.as_deref(), Some("quay.io/eclipse/kubernetes-image-puller:next"));
+    assert_eq!(init[0].image.as_deref(), Some("ghcr.io/kip-dev/kip:0.1.0"));
     assert_eq!(
         init[0].command.as_deref(),
         Some(&["/usr/local/bin/kip-sleep".to_string(), "--copy-to".into(), "/kip/sleep".into()][..])
@@ -141,5 +142,22 @@ fn the_update_strategy_bounds_the_refresh() {
         let strategy = daemonset.spec.and_then(|s| s.update_strategy).expect("strategy");
         assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
         assert_eq!(strategy.rolling_update.and_then(|r| r.max_unavailable), Some(expected));
+    }
+}
+
+#[test]
+fn the_go_pullers_image_keeps_its_copy_command() {
+    use super::daemonset::copy_sleep_command;
+    let go = ["/bin/sh", "-c", "cp /bin/sleep /kip/sleep"];
+    let ours = ["/usr/local/bin/kip-sleep", "--copy-to", "/kip/sleep"];
+    let cases: &[(&str, &[&str])] = &[
+        ("quay.io/eclipse/kubernetes-image-puller:next", &go),
+        ("registry.redhat.io/codeready-workspaces/imagepuller-rhel8:2.3", &go),
+        ("registry.redhat.io/devspaces/imagepuller-rhel8@sha256:abc", &go),
+        ("ghcr.io/kip-dev/kip:0.1.0", &ours),
+        ("localhost:5000/kip", &ours),
+    ];
+    for (image, expected) in cases {
+        assert_eq!(copy_sleep_command(image), expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{image}");
     }
 }

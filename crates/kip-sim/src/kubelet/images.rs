@@ -1,0 +1,105 @@
+//! The images of a node: which ones its pods hold, which ones image garbage collection removes,
+//! and the `status.images` list the node reports.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::pod_state::PodState;
+use super::runtime::ImageInfo;
+
+/// The images that garbage collection must keep because pods on the node hold them.
+///
+/// An image is in use while any container of a pod on the node references it, whether the
+/// container runs or has exited, is an init container or not, for as long as the pod exists on
+/// the node: the runtime keeps exited containers until their pod is removed, and the kubelet
+/// counts every container the runtime knows. So an image used only by a completed init
+/// container stays until its pod is deleted. An image a container is about to start from
+/// counts from the moment its pull completes. Images mounted as image volumes are not modelled.
+pub fn images_in_use<'a>(pods: impl IntoIterator<Item = &'a PodState>) -> HashSet<String> {
+    pods.into_iter().flat_map(|pod| pod.image_ids().map(String::from)).collect()
+}
+
+/// When each image was first seen and last used on a node (simulated time).
+#[derive(Debug, Default)]
+pub struct ImageUsage {
+    first_seen: HashMap<String, jiff::Timestamp>,
+    last_used: HashMap<String, jiff::Timestamp>,
+}
+
+impl ImageUsage {
+    pub fn seen(&mut self, id: &str, now: jiff::Timestamp) {
+        self.first_seen.entry(id.to_string()).or_insert(now);
+    }
+
+    pub fn used(&mut self, id: &str, now: jiff::Timestamp) {
+        self.seen(id, now);
+        self.last_used.insert(id.to_string(), now);
+    }
+
+    pub fn forget(&mut self, id: &str) {
+        self.first_seen.remove(id);
+        self.last_used.remove(id);
+    }
+}
+
+/// Image garbage collection thresholds, as the kubelet's flags name them.
+#[derive(Clone, Debug)]
+pub struct GcPolicy {
+    /// Collect when image disk usage exceeds this percentage (`imageGCHighThresholdPercent`).
+    pub high_percent: u64,
+    /// Collect down to this percentage (`imageGCLowThresholdPercent`).
+    pub low_percent: u64,
+    /// Never collect an image seen more recently than this (`imageMinimumGCAge`).
+    pub minimum_age: Duration,
+}
+
+/// The images to remove, in order: when usage is above the high threshold, unused images old
+/// enough, least recently used first, until usage is at or below the low threshold.
+pub fn images_to_remove(
+    images: &[ImageInfo],
+    in_use: &HashSet<String>,
+    usage: &ImageUsage,
+    capacity: u64,
+    policy: &GcPolicy,
+    now: jiff::Timestamp,
+) -> Vec<String> {
+    let used: u64 = images.iter().map(|i| i.size_bytes).sum();
+    if capacity == 0 || used.saturating_mul(100) <= policy.high_percent.saturating_mul(capacity) {
+        return Vec::new();
+    }
+    let target = policy.low_percent.saturating_mul(capacity) / 100;
+    let old_enough = |id: &str| {
+        usage
+            .first_seen
+            .get(id)
+            .is_none_or(|seen| Duration::try_from(now.duration_since(*seen)).is_ok_and(|age| age >= policy.minimum_age))
+    };
+    let mut candidates: Vec<&ImageInfo> =
+        images.iter().filter(|i| !in_use.contains(&i.id) && old_enough(&i.id)).collect();
+    let last_used = |i: &ImageInfo| usage.last_used.get(&i.id).or_else(|| usage.first_seen.get(&i.id)).copied();
+    candidates.sort_by_key(|i| (last_used(i), i.id.clone()));
+    let mut remaining = used;
+    let mut remove = Vec::new();
+    for image in candidates {
+        if remaining <= target {
+            break;
+        }
+        remaining -= image.size_bytes;
+        remove.push(image.id.clone());
+    }
+    remove
+}
+
+/// `status.images`: the largest images first, at most `max` (the kubelet's
+/// `nodeStatusMaxImages`), each with its digest reference and tags.
+pub fn node_status_images(images: &[ImageInfo], max: usize) -> Value {
+    let mut sorted: Vec<&ImageInfo> = images.iter().collect();
+    sorted.sort_by(|a, b| b.size_bytes.cmp(&a.size_bytes).then_with(|| a.id.cmp(&b.id)));
+    Value::Array(sorted.into_iter().take(max).map(|i| json!({"names": i.names(), "sizeBytes": i.size_bytes})).collect())
+}
+
+#[cfg(test)]
+#[path = "images_tests.rs"]
+mod tests;
