@@ -52,6 +52,10 @@ pub enum Command {
     Sim(kip_sim::sim::SimArgs),
     /// Watch kip cache images on a simulated cluster; exits 0 once every node holds every image.
     Demo(crate::demo::DemoOptions),
+    /// Run the operator: keep a puller for every KubernetesImagePuller resource.
+    Operator(crate::operator::OperatorOptions),
+    /// Print, as YAML, the CustomResourceDefinition of KubernetesImagePuller.
+    Crd,
 }
 
 #[derive(Debug, clap::Args)]
@@ -108,6 +112,11 @@ pub async fn main(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Operator(options) => crate::operator::run(options).await,
+        Command::Crd => {
+            print!("{}", crate::operator::crd_yaml());
+            ExitCode::SUCCESS
+        }
     }
 }
 

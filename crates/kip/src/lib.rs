@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod operator;
 pub mod puller;
 pub mod registry;
 pub mod render;

@@ -319,7 +319,7 @@ fn default_identity() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-fn spawn_signal_handler(shutdown: CancellationToken) {
+pub fn spawn_signal_handler(shutdown: CancellationToken) {
     tokio::spawn(async move {
         let terminate = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
