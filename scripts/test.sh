@@ -49,5 +49,9 @@ export KIP_BIN="$root/target/x86_64-unknown-linux-gnu/release/kip"
 step "Install methods and the container image"
 bash scripts/install-checks/run.sh
 
+step "End to end: each install method on a simulated 3-node cluster, verified as users verify"
+cargo build --locked -p kip
+KIP_BIN="$root/target/debug/kip" bash scripts/install-checks/e2e.sh
+
 echo
 echo "All tests passed."

@@ -106,12 +106,18 @@ images_for() {
     echo "e2e-$1-a=registry.example.com/e2e/$1-a:1;e2e-$1-b=registry.example.com/e2e/$1-b:2;"
 }
 
+# `kubectl create namespace` sends protobuf, which kip-sim answers with 415 (it speaks JSON and
+# YAML only); applying a manifest sends JSON.
+create_namespace() {
+    printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$1" | kubectl apply -f -
+}
+
 install() {
     local method=$1 images
     images=$(images_for "$method")
     case "$method" in
         openshift)
-            kubectl create namespace "$namespace"
+            create_namespace "$namespace"
             for template in serviceaccount configmap app; do
                 local params=()
                 [ "$template" = configmap ] && params=(-p "IMAGES=$images")
@@ -120,7 +126,7 @@ install() {
             done
             ;;
         helm)
-            kubectl create namespace "$namespace"
+            create_namespace "$namespace"
             python "$here/render.py" helm --namespace "$namespace" --set "configMap.images=$images" \
                 | kubectl apply "${apply_flags[@]}" -f -
             ;;

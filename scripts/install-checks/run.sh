@@ -43,6 +43,17 @@ step "unit tests of the checks and of the template processor"
 step "install methods, rendered and checked"
 (cd "$here" && python check_artifacts.py) || status=1
 
+step "operator manifests (deploy/operator)"
+operator="$repo/deploy/operator"
+yamllint --strict -c "$here/yamllint.yaml" "$operator" || status=1
+for minor in $(seq 28 37); do
+    files=("$operator"/crd.yaml "$operator"/namespace.yaml "$operator"/rbac.yaml "$operator"/deployment.yaml)
+    # ValidatingAdmissionPolicy is GA (admissionregistration.k8s.io/v1) from Kubernetes 1.30.
+    [ "$minor" -ge 30 ] && files+=("$operator"/admission-policy.yaml)
+    kubernetes-validate --strict --quiet --no-warn -k "1.$minor.0" "${files[@]}" || status=1
+done
+echo "operator manifests checked with yamllint and kubernetes-validate 1.28-1.37"
+
 if $image; then
     step "container image"
     missing=()

@@ -1,6 +1,6 @@
 //! Discovery documents in their plain (unaggregated) JSON forms, built from the registry at
 //! request time so CRD types appear and disappear as they are established and removed.
-//! OpenAPI: a minimal v3 surface (see [`super::openapi`]); `/openapi/v2` is not served (404).
+//! OpenAPI: a minimal v3 surface and an empty v2 document (see [`super::openapi`]).
 
 use serde_json::{Value, json};
 
@@ -77,7 +77,7 @@ pub fn document(state: &ServerState, route: Route) -> Result<Value, ApiError> {
             super::openapi::group_version(&registry, &group, &version).ok_or_else(not_found)
         }
         Route::OpenApi => Err(not_found()),
-        Route::NotFound | Route::Health | Route::Resource(_) => Err(not_found()),
+        Route::NotFound | Route::Health | Route::OpenApiV2 | Route::Resource(_) => Err(not_found()),
     }
 }
 

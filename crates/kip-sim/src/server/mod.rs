@@ -168,6 +168,7 @@ pub async fn handle(state: Arc<ServerState>, request: http::Request<Body>) -> Re
     let query = Query::parse(parts.uri.query());
     let result = match paths::parse(path) {
         Route::Health => Ok(encode::text(StatusCode::OK, "ok")),
+        Route::OpenApiV2 => Ok(openapi::v2(&parts.headers)),
         Route::Resource(resource) => resource_request(&state, parts.method, parts.headers, resource, query, body).await,
         route => discovery_request(&state, &parts.method, &parts.headers, route).await,
     };

@@ -5,13 +5,33 @@
 //! unless they can tell from OpenAPI that the server validates fields itself; with this
 //! document they send the request with `fieldValidation` and leave validation to the server.
 //! The PATCH operations list no request body types, so kubectl computes client-side apply
-//! patches from its built-in types rather than from (absent) schemas. `/openapi/v2` stays 404.
+//! patches from its built-in types rather than from (absent) schemas.
+//!
+//! `/openapi/v2` is an empty document. kubectl falls back to it to validate documents the v3
+//! surface does not cover, such as a `v1 List` (what `oc process` prints): with no definitions,
+//! nothing is checked client side and the server validates each item. Clients ask for v2 in
+//! protobuf, in which an empty document is an empty body.
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::discovery::GIT_VERSION;
 use crate::resources::{Registry, ResourceType};
+
+/// As the API server labels it (the `@` of the Accept value is not valid in a media type).
+const OPENAPI_V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// `/openapi/v2`: an empty document, in protobuf when asked for, else in JSON.
+pub fn v2(headers: &http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let accept = headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.contains("protobuf") {
+        ([(http::header::CONTENT_TYPE, OPENAPI_V2_PROTOBUF)], Vec::<u8>::new()).into_response()
+    } else {
+        let doc = json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": GIT_VERSION}, "paths": {}, "definitions": {}});
+        ([(http::header::CONTENT_TYPE, "application/json")], doc.to_string()).into_response()
+    }
+}
 
 fn gv_path(group: &str, version: &str) -> String {
     if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }

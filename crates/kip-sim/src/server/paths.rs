@@ -25,7 +25,9 @@ pub enum Route {
         group: String,
         version: String,
     },
-    /// Any other `/openapi/...` (v2 included): not served.
+    /// `/openapi/v2`: an empty document (see `openapi::v2`).
+    OpenApiV2,
+    /// Any other `/openapi/...`: not served.
     OpenApi,
     Resource(ResourcePath),
     NotFound,
@@ -58,6 +60,7 @@ pub fn parse(path: &str) -> Route {
         ["openapi", "v3", "apis", group, version] => {
             Route::OpenApiGroupVersion { group: group.to_string(), version: version.to_string() }
         }
+        ["openapi", "v2"] => Route::OpenApiV2,
         ["openapi", ..] => Route::OpenApi,
         ["api"] => Route::CoreVersions,
         ["api", version] => Route::Resources { group: String::new(), version: version.to_string() },
