@@ -10,7 +10,7 @@ ConfigMap keys, the Deployment's wiring, least-privilege RBAC). Then checks acro
 
 Prints one line per check and ends with "N passed, M failed"; exits 1 when any check fails.
 With KIP_BIN set to a kip binary, also runs `kip validate` on each installation's ConfigMap,
-and checks the DaemonSet `kip render` makes from it (schema, and the "baseline" standard that
+and checks the DaemonSet `kip render` makes from it (schema, and the "restricted" standard that
 the kustomize base's namespace enforces).
 """
 
@@ -120,7 +120,7 @@ def check_installation(report: Report, installation: Installation, versions: lis
     if os.environ.get("KIP_BIN"):
         report.check("kip validate accepts the ConfigMap", lambda: kip_command(objects, "validate")[1])
         report.check(
-            "the DaemonSet kip renders from it: valid schema, baseline Pod Security (the namespace's level)",
+            "the DaemonSet kip renders from it: valid schema, restricted Pod Security (the namespace's level)",
             lambda: rendered_daemonset_problems(objects, versions),
         )
 
@@ -146,7 +146,7 @@ def rendered_daemonset_problems(objects: list[dict[str, Any]], versions: list[st
         return [f"kip render printed {[d.get('kind') for d in daemonsets]}, expected one DaemonSet"]
     problems = schema_problems(daemonsets, versions)
     for daemonset in daemonsets:
-        problems += [f"{kind_name(daemonset)}: {p}" for p in baseline_violations(daemonset)]
+        problems += [f"{kind_name(daemonset)}: {p}" for p in restricted_violations(daemonset)]
     return problems
 
 

@@ -152,6 +152,7 @@ def test_the_pod_environment_is_the_config_map_overridden_by_env(helm_objects):
     assert (env["POD_NAME"], env["IMAGES"]) == ("kip-1", "a=b")
 
 
+# The shape kip renders on plain Kubernetes (restricted Pod Security: every container non-root).
 SPEC_DAEMONSET = """\
 apiVersion: apps/v1
 kind: DaemonSet
@@ -165,7 +166,8 @@ spec:
       labels: {test: daemonset-test, app.kubernetes.io/name: image-puller}
     spec:
       terminationGracePeriodSeconds: 1
-      securityContext: {fsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
+      securityContext:
+        {fsGroup: 65532, runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
       volumes: [{name: kip, emptyDir: {sizeLimit: 50Mi}}]
       initContainers:
         - name: copy-sleep
@@ -184,7 +186,8 @@ spec:
           command: [/kip/sleep]
           args: [720h]
           volumeMounts: [{name: kip, mountPath: /kip}]
-          securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+          securityContext:
+            {runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
 """
 
 
