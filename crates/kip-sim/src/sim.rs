@@ -118,6 +118,9 @@ async fn start_cluster(options: SimOptions, shutdown: CancellationToken) -> anyh
         let config = options.cluster.unwrap_or_else(|| ClusterConfig::with_nodes(options.nodes));
         crate::cluster::spawn(store.clone(), config, shutdown.clone())
     });
+    if let Some(cluster) = &cluster {
+        let _ = server.state().cluster.set(cluster.clone());
+    }
 
     Ok(Started { store, cluster, server })
 }

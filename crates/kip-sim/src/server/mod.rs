@@ -8,6 +8,7 @@
 //! [`watch`], [`write`], [`delete`]). Every failure is a `kind: Status` body.
 
 mod admin;
+mod admin_nodes;
 mod delete;
 mod discovery;
 mod encode;
@@ -82,6 +83,8 @@ pub struct ServerState {
     encoded: watch::EncodedEvents,
     /// Cancelled on shutdown: watches end and connections close.
     shutdown: CancellationToken,
+    /// The simulated cluster, once it runs, for the node endpoints under `/_sim/nodes`.
+    pub cluster: std::sync::OnceLock<crate::cluster::Cluster>,
 }
 
 /// One resource request, resolved.
@@ -154,6 +157,7 @@ impl ServerState {
             address,
             encoded: watch::EncodedEvents::default(),
             shutdown,
+            cluster: std::sync::OnceLock::new(),
         }
     }
 }
