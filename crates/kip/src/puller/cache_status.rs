@@ -61,15 +61,17 @@ impl CacheStatus {
     /// Watches until `stop`, starting over when the configuration changes.
     pub async fn run(mut self, stop: CancellationToken) {
         let mut announcer = Announcer::default();
+        // Without a watched ConfigMap the configuration never changes.
+        let mut config_open = true;
         loop {
             let config = self.config.borrow_and_update().clone();
             let mut config_changes = self.config.clone();
             let ended = tokio::select! {
                 _ = stop.cancelled() => break,
-                changed = config_changes.changed() => match changed {
-                    Ok(()) => continue,
-                    Err(_) => break,
-                },
+                changed = config_changes.changed(), if config_open => {
+                    config_open = changed.is_ok();
+                    continue;
+                }
                 ended = self.watch(&config, &mut announcer) => ended,
             };
             self.metrics.clear_cache_status();
@@ -87,7 +89,7 @@ impl CacheStatus {
             };
             tokio::select! {
                 _ = stop.cancelled() => break,
-                _ = self.config.changed() => {}
+                changed = self.config.changed(), if config_open => config_open = changed.is_ok(),
                 _ = tokio::time::sleep(pause) => {}
             }
         }
@@ -217,10 +219,10 @@ fn forbidden(error: &watcher::Error) -> bool {
 
 /// Turns "these nodes are fully cached now" into few events: nodes that became fully cached
 /// are collected and announced together, at most once per [`EVENT_SPACING`]. The first report
-/// is the baseline (after a restart of kip, nodes cached long ago are no news).
+/// announces every node already fully cached (one event, also after a change of leader).
 #[derive(Debug, Default)]
 pub struct Announcer {
-    known: Option<BTreeSet<String>>,
+    known: BTreeSet<String>,
     pending: BTreeSet<String>,
     last_sent: Option<Instant>,
 }
@@ -229,11 +231,9 @@ impl Announcer {
     /// The note of the event to record now, if any.
     pub fn observe(&mut self, report: &CacheReport, now: Instant) -> Option<String> {
         let fully: BTreeSet<String> = report.fully_cached.iter().cloned().collect();
-        if let Some(before) = &self.known {
-            self.pending.extend(fully.difference(before).cloned());
-        }
+        self.pending.extend(fully.difference(&self.known).cloned());
         self.pending.retain(|node| fully.contains(node));
-        self.known = Some(fully);
+        self.known = fully;
         let due = self.last_sent.is_none_or(|at| now.duration_since(at) >= EVENT_SPACING);
         if self.pending.is_empty() || !due {
             return None;
@@ -247,7 +247,7 @@ impl Announcer {
         };
         let (count, plural) = (nodes.len(), if nodes.len() == 1 { "node holds" } else { "nodes hold" });
         Some(format!(
-            "{count} more {plural} every cached image: {listed} ({} of {} selected nodes are fully cached)",
+            "{count} {plural} every cached image now: {listed} ({} of {} selected nodes are fully cached)",
             report.fully_cached.len(),
             report.nodes.len()
         ))

@@ -150,6 +150,7 @@ impl Resolver {
         // The images to retry; `None` for a full round.
         let mut retry: Option<BTreeSet<String>> = None;
         let mut secret_problems = BTreeSet::new();
+        let mut config_open = true;
         loop {
             let config = self.config.borrow_and_update().clone();
             let interval = self
@@ -209,10 +210,9 @@ impl Resolver {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
-                changed = self.config.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
+                changed = self.config.changed(), if config_open => {
+                    // Without a watched ConfigMap the configuration never changes.
+                    config_open = changed.is_ok();
                     retry = None;
                     failed_rounds = 0;
                 }
