@@ -65,6 +65,7 @@ impl BookState {
         let configured: BTreeSet<&str> = images.iter().map(|i| i.name.as_str()).collect();
         self.resolved.retain(|name, _| configured.contains(name.as_str()));
         self.failing.retain(|name, _| configured.contains(name.as_str()));
+        self.attempted.retain(|(name, image)| images.iter().any(|i| &i.name == name && &i.image == image));
         let mut outcome = Outcome::default();
         for (cached, result) in results {
             let first_attempt = self.attempted.insert((cached.name.clone(), cached.image.clone()));

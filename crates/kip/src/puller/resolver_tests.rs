@@ -92,6 +92,7 @@ fn images_no_longer_configured_are_forgotten() {
     book.record(&[image("a")], vec![ok("a", D1)]);
     assert_eq!(book.resolved.keys().collect::<Vec<_>>(), ["a"]);
     assert!(book.failing.is_empty());
+    assert_eq!(book.attempted.len(), 1);
 }
 
 #[test]

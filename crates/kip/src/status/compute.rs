@@ -85,21 +85,26 @@ fn digest_of(image_id: &str) -> Option<&str> {
     image_id.rsplit_once('@').map(|(_, digest)| digest).or_else(|| image_id.starts_with("sha256:").then_some(image_id))
 }
 
-fn holds(node: &NodeFacts, pods: &[&PodFacts], image: &WantedImage, names: &[String]) -> bool {
+/// `names`: the names a node would report the image under; `digest_suffix`: `@<digest>` when
+/// the digest is known (made once per image, not once per node).
+fn holds(
+    node: &NodeFacts,
+    pods: &[&PodFacts],
+    image: &WantedImage,
+    names: &[String],
+    digest_suffix: Option<&str>,
+) -> bool {
     let mut container_digests = pods
         .iter()
         .filter_map(|p| p.containers.get(&image.name))
         .filter_map(|c| c.image_id.as_deref())
         .filter_map(digest_of);
-    match &image.digest {
+    match (&image.digest, digest_suffix) {
         // The digest is known: only that content counts.
-        Some(digest) => {
-            container_digests.any(|d| d == digest.as_str()) || {
-                let suffix = format!("@{digest}");
-                node.image_names.iter().any(|n| n.ends_with(&suffix))
-            }
+        (Some(digest), Some(suffix)) => {
+            container_digests.any(|d| d == digest.as_str()) || node.image_names.iter().any(|n| n.ends_with(suffix))
         }
-        None => container_digests.next().is_some() || names.iter().any(|n| node.image_names.contains(n)),
+        _ => container_digests.next().is_some() || names.iter().any(|n| node.image_names.contains(n)),
     }
 }
 
@@ -125,6 +130,7 @@ pub fn compute<'a>(
     let mut missing_per_node: BTreeMap<&str, usize> = BTreeMap::new();
     for image in images {
         let names = names_of(image);
+        let digest_suffix = image.digest.as_ref().map(|digest| format!("@{digest}"));
         let mut entry = ImageCache {
             name: image.name.clone(),
             image: image.image.clone(),
@@ -134,7 +140,7 @@ pub fn compute<'a>(
         };
         for node in &nodes {
             let pods = pods_by_node.get(node.name.as_str()).map(Vec::as_slice).unwrap_or_default();
-            if holds(node, pods, image, &names) {
+            if holds(node, pods, image, &names, digest_suffix.as_deref()) {
                 entry.cached_on.push(node.name.clone());
             } else {
                 entry.missing_on.push(node.name.clone());
