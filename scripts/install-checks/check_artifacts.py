@@ -116,7 +116,16 @@ def check_installation(report: Report, installation: Installation, versions: lis
         lambda: contract.check_config_map(objects, installation.expected_data),
     )
     report.check("Deployment: wired as `kip run` expects", lambda: contract.check_deployment(objects))
-    report.check("RBAC: exactly kip's API calls, namespaced, pinned names match", lambda: contract.check_rbac(objects))
+    report.check(
+        "RBAC: exactly kip's API calls, namespaced, pinned names match"
+        + (", pull secrets readable by name" if installation.reads_pull_secrets else ""),
+        lambda: contract.check_rbac(objects, installation.reads_pull_secrets),
+    )
+    report.check(
+        "rights on nodes: "
+        + ("none (cluster-scoped, an option)" if installation.node_verbs is None else ", ".join(sorted(installation.node_verbs))),
+        lambda: contract.check_node_access(objects, installation.node_verbs),
+    )
     if os.environ.get("KIP_BIN"):
         report.check("kip validate accepts the ConfigMap", lambda: kip_command(objects, "validate")[1])
         report.check(
@@ -259,6 +268,11 @@ GO_CHART_VALUES: dict[str, Any] = {
 # SPEC section 6: the templates' parameters and their defaults (None: any default).
 TEMPLATE_PARAMETERS = {
     "serviceaccount.yaml": {"SERVICEACCOUNT_NAME": "k8s-image-puller"},
+    "node-access.yaml": {
+        "SERVICEACCOUNT_NAME": "k8s-image-puller",
+        "NAMESPACE": "k8s-image-puller",
+        "NODE_VERBS": '["list","watch"]',
+    },
     "configmap.yaml": dict(contract.CONFIG_MAP_DEFAULTS),
     "app.yaml": {
         "SERVICEACCOUNT_NAME": "k8s-image-puller",
@@ -297,13 +311,14 @@ def check_sources(report: Report) -> None:
         # The seed document's commands use deploy/<template>.yaml, an older layout.
         return [
             f"deploy/{name} does not lead to deploy/openshift/{name}"
-            for name in TEMPLATE_PARAMETERS
+            for name in ("serviceaccount.yaml", "configmap.yaml", "app.yaml")
             if (render.DEPLOY / name).resolve() != (render.OPENSHIFT / name).resolve()
         ]
 
     report.check("the seed's template paths deploy/*.yaml lead to deploy/openshift/", seed_paths)
     sources = sorted(
         [*render.OPENSHIFT.glob("*.yaml"), *render.KUSTOMIZE_BASE.glob("*.yaml"),
+         *render.KUSTOMIZE_BASE.glob("components/*/*.yaml"),
          render.CHART / "values.yaml", render.CHART / "Chart.yaml",
          render.REPO / "build" / "registry-config.yml", HERE / "yamllint.yaml"]
     )
