@@ -100,6 +100,10 @@ pub fn desired_children(kip: &KubernetesImagePuller, data: &BTreeMap<String, Str
         config_map: defaults::config_map_name(spec),
         deployment: defaults::deployment_name(spec),
         lease: &lease_name(daemonset_name),
+        pull_secrets: data
+            .get(IMAGE_PULL_SECRETS)
+            .map(|secrets| secrets.split(';').map(str::trim).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default(),
     };
     Children {
         service_account: desired_service_account(kip),

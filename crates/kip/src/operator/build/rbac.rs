@@ -15,6 +15,8 @@ pub(super) struct PullerNames<'a> {
     pub config_map: &'a str,
     pub deployment: &'a str,
     pub lease: &'a str,
+    /// `IMAGE_PULL_SECRETS`: the puller reads them to resolve private images' digests.
+    pub pull_secrets: Vec<&'a str>,
 }
 
 /// The leader Lease of `kip run` for this DaemonSet (its default `KIP_LEASE_NAME`).
@@ -40,20 +42,28 @@ fn rule(group: &str, resource: &str, names: &[&str], verbs: &[&str]) -> PolicyRu
 pub(super) fn desired_role(kip: &KubernetesImagePuller, names: &PullerNames<'_>) -> Role {
     Role {
         metadata: child_meta(kip, RBAC_NAME, &[MANAGED_BY_LABEL]),
-        rules: Some(vec![
-            // The caching DaemonSet: applied (a PATCH that creates it when missing), watched,
-            // deleted after a rename. Its name can change with the ConfigMap, so it is not pinned.
-            rule("apps", "daemonsets", &[], &["get", "list", "watch", "create", "patch", "delete"]),
-            // The puller's own Deployment, owner of the DaemonSet, watched by name (a field
-            // selector on metadata.name lets resourceNames restrict list and watch too).
-            rule("apps", "deployments", &[names.deployment], &["get", "list", "watch"]),
-            // The configuration, watched live by name.
-            rule("", "configmaps", &[names.config_map], &["get", "list", "watch"]),
-            // Leader election: a new object's name is unknown when `create` is authorized.
-            rule("coordination.k8s.io", "leases", &[], &["create"]),
-            rule("coordination.k8s.io", "leases", &[names.lease], &["get", "update"]),
-            rule("events.k8s.io", "events", &[], &["create", "patch"]),
-        ]),
+        rules: Some(
+            [
+                // The caching DaemonSet: applied (a PATCH that creates it when missing), watched,
+                // deleted after a rename. Its name can change with the ConfigMap, so it is not pinned.
+                rule("apps", "daemonsets", &[], &["get", "list", "watch", "create", "patch", "delete"]),
+                // The puller's own Deployment, owner of the DaemonSet, watched by name (a field
+                // selector on metadata.name lets resourceNames restrict list and watch too).
+                rule("apps", "deployments", &[names.deployment], &["get", "list", "watch"]),
+                // The configuration, watched live by name.
+                rule("", "configmaps", &[names.config_map], &["get", "list", "watch"]),
+                // Leader election: a new object's name is unknown when `create` is authorized.
+                rule("coordination.k8s.io", "leases", &[], &["create"]),
+                rule("coordination.k8s.io", "leases", &[names.lease], &["get", "update"]),
+                rule("events.k8s.io", "events", &[], &["create", "patch"]),
+                // The caching pods (by the DaemonSet's label selector), for the cache status.
+                rule("", "pods", &[], &["list", "watch"]),
+            ]
+            .into_iter()
+            // The pull secrets, by name: the registry credentials for digest lookups.
+            .chain((!names.pull_secrets.is_empty()).then(|| rule("", "secrets", &names.pull_secrets, &["get"])))
+            .collect(),
+        ),
     }
 }
 

@@ -152,6 +152,8 @@ fn the_role_grants_what_kip_run_needs_and_no_more() {
             strings(&["get", "update"]),
         ),
         ("events.k8s.io".into(), "events".into(), vec![], strings(&["create", "patch"])),
+        ("".into(), "pods".into(), vec![], strings(&["list", "watch"])),
+        ("".into(), "secrets".into(), strings(&["quay-pull", "registry-pull"]), strings(&["get"])),
     ];
     assert_eq!(rules, expected);
     let binding = children.role_binding;
