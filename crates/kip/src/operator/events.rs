@@ -10,6 +10,7 @@ use tracing::debug;
 use super::apply::Applied;
 use super::resource::KubernetesImagePullerStatus;
 use super::status::{DEGRADED, READY};
+use crate::puller::events::truncate;
 
 /// One event to publish.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,17 +131,4 @@ impl Notifier {
             }
         }
     }
-}
-
-/// Event notes are limited to 1 kB; cut on a character boundary.
-fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max.saturating_sub(3);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str("...");
-    }
-    text
 }

@@ -107,7 +107,7 @@ pub async fn run_with(client: Client, options: OperatorOptions, shutdown: Cancel
     let metrics = OperatorMetrics::new();
     let health = OperatorHealth::default();
     let (addr, http_task) =
-        telemetry::serve(options.http_addr, health.clone(), metrics.clone(), shutdown.clone()).await?;
+        crate::telemetry::server::serve(options.http_addr, health.clone(), metrics.clone(), shutdown.clone()).await?;
     info!(%addr, puller_image = %options.puller_image, "kip operator is starting");
     let identity = options.identity.clone().unwrap_or_else(|| format!("kip-operator-{}", std::process::id()));
     let mut elector = options.leader_elect.then(|| {

@@ -1,25 +1,20 @@
-//! The operator's own health and metrics on its HTTP port: `/healthz` (the process serves),
+//! The operator's own health and metrics, served on its HTTP port by
+//! [`crate::telemetry::server`]: `/healthz` (the process serves),
 //! `/readyz` (the API answers and, when this replica leads, its cache of resources is filled)
 //! and `/metrics` (OpenMetrics, prefixed `kip_operator_`, labels bounded).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tokio_util::sync::CancellationToken;
 
 use crate::telemetry::metrics::{ReconcileLabels, ReconcileResult};
+use crate::telemetry::server::{Exposition, Readiness};
 
 #[derive(Clone)]
 pub struct OperatorMetrics {
@@ -115,43 +110,14 @@ impl OperatorHealth {
     }
 }
 
-#[derive(Clone)]
-struct Endpoints {
-    health: OperatorHealth,
-    metrics: OperatorMetrics,
-}
-
-pub fn router(health: OperatorHealth, metrics: OperatorMetrics) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .with_state(Endpoints { health, metrics })
-}
-
-async fn readyz(State(endpoints): State<Endpoints>) -> impl IntoResponse {
-    match endpoints.health.not_ready_reason() {
-        None => (StatusCode::OK, "ok".to_string()),
-        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}")),
+impl Readiness for OperatorHealth {
+    fn not_ready_reason(&self) -> Option<&'static str> {
+        OperatorHealth::not_ready_reason(self)
     }
 }
 
-async fn metrics_text(State(endpoints): State<Endpoints>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], endpoints.metrics.encode())
-}
-
-/// Serves until `shutdown`; returns the bound address (port 0 picks one) and the task.
-pub async fn serve(
-    addr: SocketAddr,
-    health: OperatorHealth,
-    metrics: OperatorMetrics,
-    shutdown: CancellationToken,
-) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    let app = router(health, metrics);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
-    });
-    Ok((bound, task))
+impl Exposition for OperatorMetrics {
+    fn encode(&self) -> String {
+        OperatorMetrics::encode(self)
+    }
 }

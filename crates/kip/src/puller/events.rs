@@ -70,7 +70,7 @@ impl Notifier {
 }
 
 /// Event notes are limited to 1 kB; cut on a character boundary.
-fn truncate(mut text: String, max: usize) -> String {
+pub(crate) fn truncate(mut text: String, max: usize) -> String {
     if text.len() > max {
         let mut end = max.saturating_sub(3);
         while !text.is_char_boundary(end) {

@@ -1,5 +1,5 @@
-//! The HTTP endpoints: `/healthz` (the process serves), `/readyz` (see [`Health`]) and
-//! `/metrics` (OpenMetrics text).
+//! The HTTP endpoints of `kip run` and `kip operator`: `/healthz` (the process serves),
+//! `/readyz` (what [`Readiness`] says) and `/metrics` (OpenMetrics text from [`Exposition`]).
 
 use std::net::SocketAddr;
 
@@ -12,46 +12,66 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Health, Metrics};
 
-#[derive(Clone)]
-struct Endpoints {
-    health: Health,
-    metrics: Metrics,
+/// What `/readyz` reports: `None` when ready, else why not.
+pub trait Readiness: Clone + Send + Sync + 'static {
+    fn not_ready_reason(&self) -> Option<&'static str>;
 }
 
-pub fn router(health: Health, metrics: Metrics) -> Router {
+/// What `/metrics` serves.
+pub trait Exposition: Clone + Send + Sync + 'static {
+    fn encode(&self) -> String;
+}
+
+impl Readiness for Health {
+    fn not_ready_reason(&self) -> Option<&'static str> {
+        Health::not_ready_reason(self)
+    }
+}
+
+impl Exposition for Metrics {
+    fn encode(&self) -> String {
+        Metrics::encode(self)
+    }
+}
+
+#[derive(Clone)]
+struct Endpoints<H, M> {
+    health: H,
+    metrics: M,
+}
+
+pub fn router<H: Readiness, M: Exposition>(health: H, metrics: M) -> Router {
     router_with(health, metrics, Router::new())
 }
 
 /// [`router`] plus the caller's own routes (the puller's `POST /refresh`).
-pub fn router_with(health: Health, metrics: Metrics, extra: Router) -> Router {
-    extra.merge(common_routes(health, metrics))
+pub fn router_with<H: Readiness, M: Exposition>(health: H, metrics: M, extra: Router) -> Router {
+    extra.merge(
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/livez", get(|| async { "ok" }))
+            .route("/readyz", get(readyz::<H, M>))
+            .route("/metrics", get(metrics_text::<H, M>))
+            .with_state(Endpoints { health, metrics }),
+    )
 }
 
-fn common_routes(health: Health, metrics: Metrics) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/livez", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .with_state(Endpoints { health, metrics })
-}
-
-async fn readyz(State(endpoints): State<Endpoints>) -> impl IntoResponse {
+async fn readyz<H: Readiness, M: Exposition>(State(endpoints): State<Endpoints<H, M>>) -> impl IntoResponse {
     match endpoints.health.not_ready_reason() {
         None => (StatusCode::OK, "ok".to_string()),
         Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}")),
     }
 }
 
-async fn metrics_text(State(endpoints): State<Endpoints>) -> impl IntoResponse {
+async fn metrics_text<H: Readiness, M: Exposition>(State(endpoints): State<Endpoints<H, M>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], endpoints.metrics.encode())
 }
 
-/// Serves until `shutdown` fires. Returns the bound address through `bound` (port 0 picks one).
-pub async fn serve(
+/// Serves until `shutdown` fires. Returns the bound address (port 0 picks one) and the task.
+pub async fn serve<H: Readiness, M: Exposition>(
     addr: SocketAddr,
-    health: Health,
-    metrics: Metrics,
+    health: H,
+    metrics: M,
     shutdown: CancellationToken,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     serve_with(addr, router(health, metrics), shutdown).await

@@ -6,7 +6,8 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use crate::operator::telemetry::{OperatorHealth, OperatorMetrics, router};
+use crate::operator::telemetry::{OperatorHealth, OperatorMetrics};
+use crate::telemetry::server::router;
 
 async fn get(app: Router, path: &str) -> (StatusCode, String) {
     let response = app.oneshot(Request::get(path).body(Body::empty()).expect("request")).await.expect("response");
