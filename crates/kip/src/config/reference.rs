@@ -75,19 +75,27 @@ fn whole(reason: impl Into<String>) -> ReferenceError {
 }
 
 impl ImageReference {
-    /// The repository as container runtimes name it: Docker Hub's implicit registry and
-    /// `library/` made explicit (`nginx` -> `docker.io/library/nginx`).
-    pub fn repository(&self) -> String {
+    /// The registry as runtimes name it: Docker Hub's implicit or alternative names become
+    /// `docker.io`.
+    pub fn normalized_registry(&self) -> &str {
         match self.registry.as_deref() {
-            None | Some("docker.io" | "index.docker.io" | "registry-1.docker.io") => {
-                if self.path.contains('/') {
-                    format!("docker.io/{}", self.path)
-                } else {
-                    format!("docker.io/library/{}", self.path)
-                }
-            }
-            Some(registry) => format!("{registry}/{}", self.path),
+            None | Some("docker.io" | "index.docker.io" | "registry-1.docker.io") => "docker.io",
+            Some(registry) => registry,
         }
+    }
+
+    /// The path within the registry, with Docker Hub's implicit `library/` made explicit.
+    pub fn normalized_path(&self) -> String {
+        if self.normalized_registry() == "docker.io" && !self.path.contains('/') {
+            format!("library/{}", self.path)
+        } else {
+            self.path.clone()
+        }
+    }
+
+    /// The repository as container runtimes name it: `nginx` -> `docker.io/library/nginx`.
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.normalized_registry(), self.normalized_path())
     }
 
     /// The names a runtime reports for this image on a node (`status.images[].names`): the
