@@ -1,43 +1,22 @@
 //! Resource quantities (`100m`, `0.5`, `10Mi`, `1e3`) as numbers, for the scheduler's
-//! resource fit. Only what fitting needs: a value in base units.
+//! resource fit and the kubelet's container limits, parsed by the shared Kubernetes rules
+//! ([`kip_rules::Quantity`]).
+
+use kip_rules::Quantity;
 
 /// The value of a quantity in base units (cores, bytes, count); `None` when malformed.
 pub fn parse_quantity(text: &str) -> Option<f64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(text.len());
-    let (number, suffix) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let factor = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024f64,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        exponent if exponent.starts_with(['e', 'E']) => 10f64.powi(exponent[1..].parse().ok()?),
-        _ => return None,
-    };
-    Some(number * factor)
+    Quantity::parse(text).ok().map(|q| q.nanos() as f64 / 1e9)
 }
 
 /// CPU in millicores, rounded up as Kubernetes does (`0.0001` is `1m`).
 pub fn cpu_millis(text: &str) -> Option<i64> {
-    parse_quantity(text).map(|cores| (cores * 1000.0 - 1e-9).ceil().max(0.0) as i64)
+    Quantity::parse(text).ok().and_then(|q| i64::try_from(q.millis().max(0)).ok())
 }
 
 /// A byte or count quantity, rounded up.
 pub fn whole(text: &str) -> Option<i64> {
-    parse_quantity(text).map(|v| (v - 1e-9).ceil().max(0.0) as i64)
+    Quantity::parse(text).ok().and_then(|q| i64::try_from(q.units().max(0)).ok())
 }
 
 #[cfg(test)]
