@@ -9,10 +9,12 @@
 //! readiness), no Lease objects are renewed, and `lastHeartbeatTime` moves only with a write.
 
 mod backoff;
+pub mod cri_runtime;
 pub mod images;
 mod node;
 pub mod pod_spec;
 pub mod pod_state;
+pub mod pull_secrets;
 pub mod runtime;
 pub mod sim_runtime;
 mod status_writer;
@@ -29,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::node::{NodeAgent, PodHandle};
 use self::pod_spec::PodSpecModel;
+use self::runtime::PodSandboxConfig;
 use self::status_writer::StatusQueue;
 use crate::cluster::catalog::ImageCatalog;
 use crate::cluster::clock::SimClock;
@@ -140,6 +143,10 @@ impl Kubelets {
         let agent = Arc::new(NodeAgent::new(self, spec, index));
         if let Some(old) = self.nodes.write().insert(spec.name.clone(), agent.clone()) {
             old.shutdown.cancel();
+        }
+        if agent.runtime.runs_containers() {
+            // A real runtime may hold images already: the node reports them from the start.
+            self.status.node_changed(&agent);
         }
     }
 
@@ -263,6 +270,7 @@ impl Kubelets {
                     return;
                 }
                 let spec = PodSpecModel::parse(pod);
+                let sandbox = agent.runtime.runs_containers().then(|| Arc::new(PodSandboxConfig::from_pod(pod)));
                 let handle = Arc::new(PodHandle::new(pod, &spec, &agent));
                 {
                     // A relist may race the watch for the same new pod: one worker only.
@@ -277,7 +285,7 @@ impl Kubelets {
                         pod.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0),
                     );
                 }
-                tokio::spawn(worker::run(self.clone(), agent, handle, spec));
+                tokio::spawn(worker::run(self.clone(), agent, handle, spec, sandbox));
             }
         }
     }
