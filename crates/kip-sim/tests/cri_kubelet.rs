@@ -218,6 +218,9 @@ async fn pull_secrets_of_the_pod_unlock_a_registry_with_basic_auth() {
     secrets.create(&Default::default(), &serde_json::from_value(secret).unwrap()).await.unwrap();
 
     let mut anonymous = kip_sleep_pod("anonymous", &image, "Always", &["1h"], json!({}));
+    // Always: with IfNotPresent, a pod without the secret would run the image that the other
+    // pod pulled, as on a real node.
+    anonymous["spec"]["containers"][0]["imagePullPolicy"] = json!("Always");
     create(&api, anonymous.clone()).await;
     anonymous["metadata"]["name"] = json!("with-secret");
     anonymous["spec"]["imagePullSecrets"] = json!([{"name": "absent"}, {"name": "pull"}]);

@@ -149,12 +149,20 @@ where
     }
 }
 
-/// Waits until the pod satisfies `check`, and returns it.
+/// Waits until the pod satisfies `check`, and returns it; a timeout shows the pod's status.
 pub async fn pod_until(api: &Api<Pod>, name: &str, what: &str, check: impl Fn(&Pod) -> bool) -> Pod {
-    eventually(&format!("pod {name}: {what}"), || async {
-        api.get_opt(name).await.ok().flatten().filter(|pod| check(pod))
-    })
-    .await
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let pod = api.get_opt(name).await.ok().flatten();
+        if let Some(pod) = pod.as_ref().filter(|pod| check(pod)) {
+            return pod.clone();
+        }
+        if tokio::time::Instant::now() > deadline {
+            let status = pod.and_then(|p| p.status).map(|s| format!("{s:#?}")).unwrap_or_else(|| "no pod".into());
+            panic!("timed out after {WAIT:?} waiting for pod {name}: {what}; its status:\n{status}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 pub fn phase(pod: &Pod) -> &str {
