@@ -241,6 +241,48 @@ async fn pull_secrets_of_the_pod_unlock_a_registry_with_basic_auth() {
     assert!(message.contains("401 Unauthorized"), "{message}");
 }
 
+#[tokio::test]
+async fn image_garbage_collection_removes_unused_images_from_containerd_and_keeps_those_in_use() {
+    let test = "image_garbage_collection_removes_unused_images_from_containerd_and_keeps_those_in_use";
+    let Some(runtime) = start_runtime(test) else {
+        return;
+    };
+    let images = push_test_images(&runtime).await;
+    let other = kip_sim::cri::oci::ImageBuilder::data_only("used for a while").build().unwrap();
+    let other_digest = runtime.open_registry().push("kip/other", "1", &other).await.unwrap();
+    let other_image = format!("{}/kip/other:1", runtime.registry());
+    // A disk that is always too full: every image nobody uses goes, once older than 2 s.
+    let sim = start_sim_with(&runtime, |cluster| {
+        cluster.nodes[0] = cluster.nodes[0].clone().with_image_disk(1);
+        cluster.kubelet.image_minimum_gc_age = std::time::Duration::from_secs(2);
+        cluster.kubelet.image_gc_period = std::time::Duration::from_secs(1);
+    });
+    let api = pods(&sim);
+    create(&api, kip_sleep_pod("kept", &images.kip, "Always", &["1h"], json!({}))).await;
+    create(&api, caching_pod("dropped", &images.kip, &other_image)).await;
+    for name in ["kept", "dropped"] {
+        pod_until(&api, name, "Ready", is_ready).await;
+    }
+    delete_and_follow(&api, "dropped", 1).await;
+
+    let cri = runtime.client().await.unwrap();
+    let started = Instant::now();
+    let held = eventually("the unused image to be removed from containerd", || async {
+        let held = cri.list_images().await.unwrap();
+        (!held.iter().any(|i| i.repo_tags.contains(&other_image))).then_some(held)
+    })
+    .await;
+    note(&format!("unused image removed {:?} after its pod", started.elapsed()));
+    assert!(held.iter().any(|i| i.repo_tags.contains(&images.kip)), "the image in use stays: {held:?}");
+    let other_by_digest = format!("{}/kip/other@{other_digest}", runtime.registry());
+    eventually("the node to stop listing the removed image", || async {
+        let names = node_image_names(&sim).await;
+        (!names.contains(&other_by_digest) && names.contains(&images.kip)).then_some(())
+    })
+    .await;
+    assert!(is_ready(&api.get("kept").await.unwrap()), "the pod using the kept image runs on");
+}
+
 /// The kubelet writes how the containers ended before it removes the pod: on the simulated
 /// runtime too, where a stop within the grace period is an exit 0.
 #[tokio::test]

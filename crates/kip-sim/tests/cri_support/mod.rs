@@ -46,9 +46,15 @@ pub fn quick_kubelet() -> KubeletConfig {
 
 /// A simulator with one node, `node-1`, whose containers run in the runtime's containerd.
 pub fn start_sim(runtime: &RealRuntime) -> Sim {
+    start_sim_with(runtime, |_| {})
+}
+
+/// [`start_sim`], with the cluster's settings changed first.
+pub fn start_sim_with(runtime: &RealRuntime, change: impl FnOnce(&mut ClusterConfig)) -> Sim {
     let _ = tracing_subscriber::fmt().with_env_filter("warn,kip_sim=info").with_test_writer().try_init();
     let node = NodeSpec::new(NODE).with_cri_runtime(runtime.cri_socket(), runtime.dir().join("kubelet"));
-    let cluster = ClusterConfig { nodes: vec![node], kubelet: quick_kubelet(), ..ClusterConfig::with_nodes(0) };
+    let mut cluster = ClusterConfig { nodes: vec![node], kubelet: quick_kubelet(), ..ClusterConfig::with_nodes(0) };
+    change(&mut cluster);
     Sim::start(SimOptions { cluster: Some(cluster), ..SimOptions::default() }).expect("the simulator starts")
 }
 
