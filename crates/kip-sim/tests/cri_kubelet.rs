@@ -59,6 +59,14 @@ async fn a_caching_pod_runs_for_real_and_leaves_nothing_behind_when_deleted() {
     })
     .await;
     assert!(names.contains(&images.data), "{names:?}");
+    let version = cri.version().await.unwrap();
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(sim.client().unwrap());
+    let wanted = format!("containerd://{}", version.runtime_version);
+    eventually("the node to name its real runtime", || async {
+        let node = nodes.get(NODE).await.ok()?;
+        (node.status?.node_info?.container_runtime_version == wanted).then_some(())
+    })
+    .await;
 
     let api = pods(&sim);
     let started = Instant::now();

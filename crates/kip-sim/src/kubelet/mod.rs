@@ -38,7 +38,7 @@ use crate::cluster::clock::SimClock;
 use crate::cluster::counters::Counters;
 use crate::cluster::node::NodeSpec;
 use crate::controllers::{NODES, PODS};
-use crate::store::{EventType, ObjectKey, Store, WatchEvent, is_terminating};
+use crate::store::{EventType, ObjectKey, Part, Store, WatchEvent, is_terminating};
 
 /// How the simulated kubelets behave. Durations are simulated time unless noted.
 #[derive(Clone, Debug)]
@@ -145,8 +145,17 @@ impl Kubelets {
             old.shutdown.cancel();
         }
         if agent.runtime.runs_containers() {
-            // A real runtime may hold images already: the node reports them from the start.
+            // A real runtime may hold images already: the node reports them from the start,
+            // and the runtime's own version.
             self.status.node_changed(&agent);
+            let (store, runtime, name) = (self.store.clone(), agent.runtime.clone(), spec.name.clone());
+            tokio::spawn(async move {
+                let Some(version) = runtime.runtime_version().await else { return };
+                let _ = store.modify(&NODES, &ObjectKey::cluster(&name), Part::Status, |node| {
+                    node["status"]["nodeInfo"]["containerRuntimeVersion"] = Value::String(version);
+                    Ok(())
+                });
+            });
         }
     }
 

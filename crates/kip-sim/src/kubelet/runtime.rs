@@ -135,6 +135,12 @@ pub trait ContainerRuntime: Send + Sync {
         false
     }
 
+    /// `name://version` of the runtime, as a node's `nodeInfo.containerRuntimeVersion` shows
+    /// it; `None` keeps the version the node was registered with.
+    fn runtime_version(&self) -> BoxFuture<'_, Option<String>> {
+        async { None }.boxed()
+    }
+
     /// Pulls `image` (a reference as written in a pod spec): resolves it at the registry and
     /// downloads it unless its content is already stored. Returns the stored image.
     /// `credentials` are those of the pod's pull secrets that match the image's registry, most

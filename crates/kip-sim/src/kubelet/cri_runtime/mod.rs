@@ -243,6 +243,14 @@ impl ContainerRuntime for CriRuntime {
         true
     }
 
+    fn runtime_version(&self) -> BoxFuture<'_, Option<String>> {
+        async move {
+            let version = self.client().await.ok()?.version().await.ok()?;
+            Some(format!("{}://{}", version.runtime_name, version.runtime_version))
+        }
+        .boxed()
+    }
+
     fn pull_image<'a>(
         &'a self,
         image: &'a str,
