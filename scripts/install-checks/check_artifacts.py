@@ -10,7 +10,7 @@ ConfigMap keys, the Deployment's wiring, least-privilege RBAC). Then checks acro
 
 Prints one line per check and ends with "N passed, M failed"; exits 1 when any check fails.
 With KIP_BIN set to a kip binary, also runs `kip validate` on each installation's ConfigMap,
-and checks the DaemonSet `kip render` makes from it (schema, and the "baseline" standard that
+and checks the DaemonSet `kip render` makes from it (schema, and the "restricted" standard that
 the kustomize base's namespace enforces).
 """
 
@@ -116,11 +116,20 @@ def check_installation(report: Report, installation: Installation, versions: lis
         lambda: contract.check_config_map(objects, installation.expected_data),
     )
     report.check("Deployment: wired as `kip run` expects", lambda: contract.check_deployment(objects))
-    report.check("RBAC: exactly kip's API calls, namespaced, pinned names match", lambda: contract.check_rbac(objects))
+    report.check(
+        "RBAC: exactly kip's API calls, namespaced, pinned names match"
+        + (", pull secrets readable by name" if installation.reads_pull_secrets else ""),
+        lambda: contract.check_rbac(objects, installation.reads_pull_secrets),
+    )
+    report.check(
+        "rights on nodes: "
+        + ("none (cluster-scoped, an option)" if installation.node_verbs is None else ", ".join(sorted(installation.node_verbs))),
+        lambda: contract.check_node_access(objects, installation.node_verbs),
+    )
     if os.environ.get("KIP_BIN"):
         report.check("kip validate accepts the ConfigMap", lambda: kip_command(objects, "validate")[1])
         report.check(
-            "the DaemonSet kip renders from it: valid schema, baseline Pod Security (the namespace's level)",
+            "the DaemonSet kip renders from it: valid schema, restricted Pod Security (the namespace's level)",
             lambda: rendered_daemonset_problems(objects, versions),
         )
 
@@ -146,7 +155,7 @@ def rendered_daemonset_problems(objects: list[dict[str, Any]], versions: list[st
         return [f"kip render printed {[d.get('kind') for d in daemonsets]}, expected one DaemonSet"]
     problems = schema_problems(daemonsets, versions)
     for daemonset in daemonsets:
-        problems += [f"{kind_name(daemonset)}: {p}" for p in baseline_violations(daemonset)]
+        problems += [f"{kind_name(daemonset)}: {p}" for p in restricted_violations(daemonset)]
     return problems
 
 
@@ -259,6 +268,11 @@ GO_CHART_VALUES: dict[str, Any] = {
 # SPEC section 6: the templates' parameters and their defaults (None: any default).
 TEMPLATE_PARAMETERS = {
     "serviceaccount.yaml": {"SERVICEACCOUNT_NAME": "k8s-image-puller"},
+    "node-access.yaml": {
+        "SERVICEACCOUNT_NAME": "k8s-image-puller",
+        "NAMESPACE": "k8s-image-puller",
+        "NODE_VERBS": '["list","watch"]',
+    },
     "configmap.yaml": dict(contract.CONFIG_MAP_DEFAULTS),
     "app.yaml": {
         "SERVICEACCOUNT_NAME": "k8s-image-puller",
@@ -297,13 +311,14 @@ def check_sources(report: Report) -> None:
         # The seed document's commands use deploy/<template>.yaml, an older layout.
         return [
             f"deploy/{name} does not lead to deploy/openshift/{name}"
-            for name in TEMPLATE_PARAMETERS
+            for name in ("serviceaccount.yaml", "configmap.yaml", "app.yaml")
             if (render.DEPLOY / name).resolve() != (render.OPENSHIFT / name).resolve()
         ]
 
     report.check("the seed's template paths deploy/*.yaml lead to deploy/openshift/", seed_paths)
     sources = sorted(
         [*render.OPENSHIFT.glob("*.yaml"), *render.KUSTOMIZE_BASE.glob("*.yaml"),
+         *render.KUSTOMIZE_BASE.glob("components/*/*.yaml"),
          render.CHART / "values.yaml", render.CHART / "Chart.yaml",
          render.REPO / "build" / "registry-config.yml", HERE / "yamllint.yaml"]
     )

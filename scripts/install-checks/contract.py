@@ -36,6 +36,11 @@ KIP_DEFAULTS = {
     "KIP_MAX_UNAVAILABLE": "10%",
     "KIP_KEEP_DAEMONSET_ON_EXIT": "false",
     "CACHING_MODE": "containers",
+    "KIP_REFRESH_POLICY": "on-change",
+    "KIP_PIN_DIGESTS": "false",
+    "KIP_INSECURE_REGISTRIES": "",
+    "KIP_WARM_NODE_LABEL": "",
+    "KIP_STARTUP_TAINT": "",
 }
 CONFIG_MAP_DEFAULTS = {**SPEC_DEFAULTS, **KIP_DEFAULTS}
 
@@ -51,7 +56,15 @@ KIP_API_CALLS = {
     ("coordination.k8s.io", "leases", verb) for verb in ("get", "create", "update")
 } | {
     ("events.k8s.io", "events", verb) for verb in ("create", "patch")
+} | {
+    ("", "pods", verb) for verb in ("list", "watch")
 }
+# Reading the pull secrets (IMAGE_PULL_SECRETS) by name, for digest lookups with their
+# credentials: granted only where the installation knows the names, and then pinned to them.
+PULL_SECRET_CALL = ("", "secrets", "get")
+# Rights on nodes, cluster-scoped, granted only by an install option that is off by default:
+# list and watch for the cache status, patch for the warm signal.
+NODE_VERBS = {"list", "watch", "patch"}
 # Verbs that can never be pinned to a name: the name of a new object is not known when
 # `create` is authorized.
 UNPINNABLE_VERBS = {"create", "deletecollection"}
@@ -59,8 +72,7 @@ UNPINNABLE_VERBS = {"create", "deletecollection"}
 # The objects of the Go puller, by kind, with the names that do not depend on parameters.
 FIXED_NAMES = {"Role": "create-daemonset", "RoleBinding": "create-daemonset"}
 REQUIRED_KINDS = {"ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Deployment"}
-ALLOWED_KINDS = REQUIRED_KINDS | {"Namespace"}
-CLUSTER_SCOPED_KINDS = {"ClusterRole", "ClusterRoleBinding", "Namespace"}
+ALLOWED_KINDS = REQUIRED_KINDS | {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 
 
 def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -174,11 +186,17 @@ def check_deployment(objects: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-def check_rbac(objects: list[dict[str, Any]]) -> list[str]:
-    """The Role grants exactly kip's API calls, namespaced; names it pins are the ones kip uses."""
+def pull_secret_names(objects: list[dict[str, Any]]) -> set[str]:
+    """The names in the ConfigMap's IMAGE_PULL_SECRETS."""
+    config_map = next(iter(by_kind(objects, "ConfigMap")), {})
+    raw = (config_map.get("data") or {}).get("IMAGE_PULL_SECRETS") or ""
+    return {name.strip() for name in raw.split(";") if name.strip()}
+
+
+def check_rbac(objects: list[dict[str, Any]], reads_pull_secrets: bool = False) -> list[str]:
+    """The Role grants exactly kip's API calls, namespaced; names it pins are the ones kip uses.
+    With `reads_pull_secrets`, it also grants reading the pull secrets, by name."""
     problems: list[str] = []
-    if cluster := [o.get("kind") for o in objects if o.get("kind") in CLUSTER_SCOPED_KINDS - {"Namespace"}]:
-        problems.append(f"cluster-scoped RBAC is not allowed here: {cluster}")
     role = one(objects, "Role", problems)
     binding = one(objects, "RoleBinding", problems)
     service_account = one(objects, "ServiceAccount", problems)
@@ -199,9 +217,16 @@ def check_rbac(objects: list[dict[str, Any]]) -> list[str]:
                         if verb in UNPINNABLE_VERBS:
                             problems.append(f"{verb} {resource} is pinned to names, which never matches")
                         pinned.setdefault((resource, verb), set()).update(rule["resourceNames"])
-    if missing := KIP_API_CALLS - granted:
+    needed = KIP_API_CALLS | ({PULL_SECRET_CALL} if reads_pull_secrets else set())
+    if missing := needed - granted:
         problems.append("kip needs: " + ", ".join(f"{v} {g or 'core'}/{r}" for g, r, v in sorted(missing)))
-    if extra := granted - KIP_API_CALLS:
+    if PULL_SECRET_CALL in granted:
+        names = pinned.get(("secrets", "get"))
+        if names is None:
+            problems.append("get secrets is granted for every secret: pin it to the pull secrets' names")
+        elif names != pull_secret_names(objects):
+            problems.append(f"get secrets is pinned to {sorted(names)}, the pull secrets are {sorted(pull_secret_names(objects))}")
+    if extra := granted - KIP_API_CALLS - {PULL_SECRET_CALL}:
         problems.append("more than kip needs: " + ", ".join(f"{v} {g or 'core'}/{r}" for g, r, v in sorted(extra)))
 
     container = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers", [{}])[0]
@@ -213,8 +238,11 @@ def check_rbac(objects: list[dict[str, Any]]) -> list[str]:
         "leases": lease,
         "daemonsets": None,
         "events": None,
+        "secrets": "(checked above)",
     }
     for (resource, verb), names in sorted(pinned.items()):
+        if resource == "secrets":
+            continue
         used = uses.get(resource)
         if used is None:
             problems.append(f"{verb} {resource} is pinned to {sorted(names)}, but kip's name for it is not fixed")
@@ -231,13 +259,50 @@ def check_rbac(objects: list[dict[str, Any]]) -> list[str]:
         problems.append(f"the RoleBinding must bind ServiceAccount {name_of(service_account)!r} only")
     return problems
 
+def check_node_access(objects: list[dict[str, Any]], verbs: set[str] | None) -> list[str]:
+    """Without the node-access option (`verbs` None), nothing cluster-scoped; with it, one
+    ClusterRole granting exactly `verbs` on nodes, bound to kip's ServiceAccount in its
+    namespace."""
+    problems: list[str] = []
+    roles = by_kind(objects, "ClusterRole")
+    bindings = by_kind(objects, "ClusterRoleBinding")
+    if verbs is None:
+        if roles or bindings:
+            problems.append(f"cluster-scoped RBAC is not allowed here: {[o.get('kind') for o in roles + bindings]}")
+        return problems
+    if len(roles) != 1 or len(bindings) != 1:
+        return [f"expected one ClusterRole and one ClusterRoleBinding, found {len(roles)} and {len(bindings)}"]
+    granted = {
+        (group, resource, verb)
+        for rule in roles[0].get("rules") or []
+        for group in rule.get("apiGroups") or []
+        for resource in rule.get("resources") or []
+        for verb in rule.get("verbs") or []
+    }
+    wanted = {("", "nodes", verb) for verb in verbs}
+    if granted != wanted:
+        problems.append(f"the ClusterRole grants {sorted(granted)}, expected {sorted(wanted)}")
+    if any(rule.get("resourceNames") for rule in roles[0].get("rules") or []):
+        problems.append("the ClusterRole pins node names: kip reads and writes every selected node")
+    ref = bindings[0].get("roleRef") or {}
+    if ref.get("kind") != "ClusterRole" or ref.get("name") != name_of(roles[0]):
+        problems.append(f"the ClusterRoleBinding must refer to ClusterRole {name_of(roles[0])!r}, refers to {ref}")
+    service_account = one(objects, "ServiceAccount", problems)
+    config_map = one(objects, "ConfigMap", problems)
+    namespace = ((config_map or {}).get("data") or {}).get("NAMESPACE")
+    subjects = [(s.get("kind"), s.get("name"), s.get("namespace")) for s in bindings[0].get("subjects") or []]
+    if subjects != [("ServiceAccount", name_of(service_account), namespace)]:
+        problems.append(f"the ClusterRoleBinding must bind ServiceAccount {name_of(service_account)!r} of namespace {namespace!r}, binds {subjects}")
+    return problems
+
 
 def rbac_grants(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
-    """The (group, resource, verb) grants of the installation's Role, names aside."""
+    """The (group, resource, verb) grants of the installation's Role, names aside, but for
+    reading pull secrets, which depends on whether the installation knows their names."""
     grants = set()
     for role in by_kind(objects, "Role"):
         for rule in role.get("rules") or []:
             for group in rule.get("apiGroups") or []:
                 for resource in rule.get("resources") or []:
                     grants |= {(group, resource, verb) for verb in rule.get("verbs") or []}
-    return grants
+    return grants - {PULL_SECRET_CALL}

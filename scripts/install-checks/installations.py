@@ -25,6 +25,10 @@ class Installation:
     documents: list[tuple[str, str]]
     # ConfigMap data the installation must hold.
     expected_data: dict[str, str]
+    # Verbs on nodes its node-access option grants (None: the option is off).
+    node_verbs: set[str] | None = None
+    # Whether it knows the pull secrets' names, and so lets kip read them.
+    reads_pull_secrets: bool = False
     objects: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -66,7 +70,13 @@ OPENSHIFT_CUSTOM = {
         "KIP_MAX_UNAVAILABLE": "2",
         "KIP_KEEP_DAEMONSET_ON_EXIT": "true",
         "CACHING_MODE": "containers",
+        "KIP_REFRESH_POLICY": "always",
+        "KIP_PIN_DIGESTS": "true",
+        "KIP_INSECURE_REGISTRIES": "registry.local:5000",
+        "KIP_WARM_NODE_LABEL": "kip.dev/cached",
+        "KIP_STARTUP_TAINT": "kip.dev/not-warm",
     },
+    "node-access.yaml": {"SERVICEACCOUNT_NAME": "image-puller-sa", "NODE_VERBS": '["list","watch","patch"]'},
     "app.yaml": {
         "DEPLOYMENT_NAME": "image-cache-puller",
         "SERVICEACCOUNT_NAME": "image-puller-sa",
@@ -162,7 +172,13 @@ HELM_SETS: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
                 "maxUnavailable": 3,
                 "keepDaemonsetOnExit": True,
                 "cachingMode": "containers",
+                "refreshPolicy": "always",
+                "pinDigests": True,
+                "insecureRegistries": "registry.local:5000",
+                "warmNodeLabel": "kip.dev/cached",
+                "startupTaint": "kip.dev/not-warm",
             },
+            "nodeAccess": {"warmSignal": True},
         },
         {
             "DAEMONSET_NAME": "image-cache",
@@ -170,23 +186,69 @@ HELM_SETS: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
             "KIP_MAX_UNAVAILABLE": "3",
             "KIP_KEEP_DAEMONSET_ON_EXIT": "true",
             "CACHING_MODE": "containers",
+            "KIP_REFRESH_POLICY": "always",
+            "KIP_PIN_DIGESTS": "true",
+            "KIP_INSECURE_REGISTRIES": "registry.local:5000",
+            "KIP_WARM_NODE_LABEL": "kip.dev/cached",
+            "KIP_STARTUP_TAINT": "kip.dev/not-warm",
         },
     ),
+    # The cache status alone: nodes read, never written.
+    "cache-status": ("k8s-image-puller", {"nodeAccess": {"cacheStatus": True}}, {}),
 }
 
 
-def openshift(name: str, params: dict[str, dict[str, str]], expected: dict[str, str]) -> Installation:
+def helm_node_verbs(values: dict[str, Any]) -> set[str] | None:
+    access = values.get("nodeAccess") or {}
+    if access.get("warmSignal"):
+        return {"list", "watch", "patch"}
+    return {"list", "watch"} if access.get("cacheStatus") else None
+
+
+def helm_reads_pull_secrets(values: dict[str, Any]) -> bool:
+    return bool((values.get("configMap") or {}).get("imagePullSecrets"))
+
+
+def openshift(
+    name: str, params: dict[str, dict[str, str]], expected: dict[str, str], node_verbs: set[str] | None = None
+) -> Installation:
+    templates = ["serviceaccount.yaml", "configmap.yaml", "app.yaml"]
+    if node_verbs is not None:
+        templates.append("node-access.yaml")
     documents = [
         (f"oc process -f deploy/openshift/{template}", render.openshift_yaml(template, params.get(template)))
-        for template in ("serviceaccount.yaml", "configmap.yaml", "app.yaml")
+        for template in templates
     ]
-    return Installation(name, documents, expected)
+    return Installation(name, documents, expected, node_verbs=node_verbs)
 
 
 def helm(set_name: str) -> Installation:
     namespace, values, expected = HELM_SETS[set_name]
     return Installation(
-        f"helm chart ({set_name})", [(f"helm template ({set_name})", render.helm_yaml(values, namespace))], expected
+        f"helm chart ({set_name})",
+        [(f"helm template ({set_name})", render.helm_yaml(values, namespace))],
+        expected,
+        node_verbs=helm_node_verbs(values),
+        reads_pull_secrets=helm_reads_pull_secrets(values),
+    )
+
+
+def kustomize_with_component(workdir: Path, component: str, verbs: set[str]) -> Installation:
+    """An overlay of the base with one of the node-access components."""
+    overlay = workdir / f"overlay-{component}"
+    overlay.mkdir()
+    base = Path("..") / "kubernetes"
+    shutil.copytree(render.KUSTOMIZE_BASE, workdir / "kubernetes", dirs_exist_ok=True)
+    kustomization = {
+        "resources": [str(base)],
+        "components": [str(base / "components" / component)],
+    }
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+    return Installation(
+        f"kustomize overlay with components/{component}",
+        [(f"kubectl kustomize (overlay with {component})", render.kustomize_yaml(overlay))],
+        {},
+        node_verbs=verbs,
     )
 
 
@@ -211,10 +273,18 @@ def all_installations() -> list[Installation]:
     installations = [
         openshift("openshift templates (defaults)", {}, CONFIG_MAP_DEFAULTS),
         openshift("openshift templates (the seed's parameters)", OPENSHIFT_SEED, seed_expected),
-        openshift("openshift templates (every parameter set)", OPENSHIFT_CUSTOM, custom_expected),
+        openshift(
+            "openshift templates (every parameter set, node-access.yaml)",
+            OPENSHIFT_CUSTOM,
+            custom_expected,
+            node_verbs={"list", "watch", "patch"},
+        ),
         *(helm(name) for name in HELM_SETS),
         Installation("kustomize base", [("kubectl kustomize deploy/kubernetes", render.kustomize_yaml())], CONFIG_MAP_DEFAULTS),
     ]
     with tempfile.TemporaryDirectory() as workdir:
         installations.append(kustomize_edited(Path(workdir)))
+    for component, verbs in (("cache-status", {"list", "watch"}), ("warm-signal", {"list", "watch", "patch"})):
+        with tempfile.TemporaryDirectory() as workdir:
+            installations.append(kustomize_with_component(Path(workdir), component, verbs))
     return installations

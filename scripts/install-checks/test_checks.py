@@ -58,18 +58,54 @@ def pin_leases(objects, names):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda o: add_rule(o, {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}), "more than kip needs: list core/pods"),
+        (lambda o: add_rule(o, {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete"]}), "more than kip needs: delete core/pods"),
+        (lambda o: add_rule(o, {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}),
+         "get secrets is granted for every secret"),
+        (lambda o: add_rule(o, {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["x"]}),
+         "get secrets is pinned to ['x'], the pull secrets are []"),
         (lambda o: add_rule(o, {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}), "wildcard in rule"),
         (lambda o: find(o, "Role")["rules"].pop(0), "kip needs: create apps/daemonsets"),
         (lambda o: pin_leases(o, ["kip-other"]), "pinned to ['kip-other'], but kip uses 'kip-kubernetes-image-puller'"),
         (lambda o: add_rule(o, {"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["create"],
                                 "resourceNames": ["x"]}), "create daemonsets is pinned to names, which never matches"),
         (lambda o: find(o, "RoleBinding")["subjects"][0].update(name="someone"), "must bind ServiceAccount"),
-        (lambda o: o.append({"kind": "ClusterRole", "metadata": {"name": "x"}}), "cluster-scoped RBAC is not allowed"),
     ],
 )
 def test_rbac_problems_are_caught(helm_objects, change, message):
     problems = contract.check_rbac(broken(helm_objects, change))
+    assert any(message in p for p in problems), problems
+
+
+def test_pull_secrets_are_read_by_name_where_known():
+    objects = render.objects(render.helm_yaml({"configMap": {"imagePullSecrets": "pull-a; pull-b"}}))
+    assert contract.check_rbac(objects, reads_pull_secrets=True) == []
+    unread = broken(objects, lambda o: find(o, "Role")["rules"].pop())
+    assert "kip needs: get core/secrets" in contract.check_rbac(unread, reads_pull_secrets=True)
+
+
+@pytest.fixture(scope="module")
+def warm_signal_objects():
+    return render.objects(render.helm_yaml({"nodeAccess": {"warmSignal": True}}))
+
+
+def test_node_access_is_an_option(helm_objects, warm_signal_objects):
+    assert contract.check_node_access(helm_objects, None) == []
+    assert contract.check_node_access(warm_signal_objects, {"list", "watch", "patch"}) == []
+    problems = contract.check_node_access(warm_signal_objects, None)
+    assert any("cluster-scoped RBAC is not allowed" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda o: find(o, "ClusterRole")["rules"][0]["verbs"].append("delete"), "the ClusterRole grants"),
+        (lambda o: find(o, "ClusterRole")["rules"][0].update(resourceNames=["node-1"]), "pins node names"),
+        (lambda o: find(o, "ClusterRoleBinding")["subjects"][0].update(namespace="default"), "must bind ServiceAccount"),
+        (lambda o: find(o, "ClusterRoleBinding")["roleRef"].update(name="admin"), "must refer to ClusterRole"),
+    ],
+)
+def test_node_access_problems_are_caught(warm_signal_objects, change, message):
+    problems = contract.check_node_access(broken(warm_signal_objects, change), {"list", "watch", "patch"})
     assert any(message in p for p in problems), problems
 
 
@@ -152,6 +188,7 @@ def test_the_pod_environment_is_the_config_map_overridden_by_env(helm_objects):
     assert (env["POD_NAME"], env["IMAGES"]) == ("kip-1", "a=b")
 
 
+# The shape kip renders on plain Kubernetes (restricted Pod Security: every container non-root).
 SPEC_DAEMONSET = """\
 apiVersion: apps/v1
 kind: DaemonSet
@@ -165,7 +202,8 @@ spec:
       labels: {test: daemonset-test, app.kubernetes.io/name: image-puller}
     spec:
       terminationGracePeriodSeconds: 1
-      securityContext: {fsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
+      securityContext:
+        {fsGroup: 65532, runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
       volumes: [{name: kip, emptyDir: {sizeLimit: 50Mi}}]
       initContainers:
         - name: copy-sleep
@@ -184,7 +222,8 @@ spec:
           command: [/kip/sleep]
           args: [720h]
           volumeMounts: [{name: kip, mountPath: /kip}]
-          securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+          securityContext:
+            {runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
 """
 
 

@@ -118,6 +118,10 @@ async fn start_cluster(options: SimOptions, shutdown: CancellationToken) -> anyh
         let config = options.cluster.unwrap_or_else(|| ClusterConfig::with_nodes(options.nodes));
         crate::cluster::spawn(store.clone(), config, shutdown.clone())
     });
+    if let Some(cluster) = &cluster {
+        let _ = server.state().cluster.set(cluster.clone());
+        server.state().serve_registry(cluster.catalog_handle());
+    }
 
     Ok(Started { store, cluster, server })
 }
@@ -212,6 +216,12 @@ impl Sim {
 
     pub fn faults(&self) -> &Faults {
         &self.server.state().faults
+    }
+
+    /// The registry address for image references (`127.0.0.1:PORT`): the API server's port
+    /// also serves the cluster's image catalog over the OCI distribution API.
+    pub fn registry_host(&self) -> String {
+        self.server.address().to_string()
     }
 
     /// Requests served so far, by verb and resource.

@@ -177,7 +177,7 @@ fn render_command(options: RenderOptions) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let ctx = RenderContext { openshift: options.openshift, owner_uid: options.owner_uid, refresh_token: None };
+    let ctx = RenderContext { openshift: options.openshift, owner_uid: options.owner_uid, ..RenderContext::default() };
     let daemonset = render::desired_daemonset(&config, &ctx);
     print!("{}", render::to_yaml(&daemonset));
     ExitCode::SUCCESS

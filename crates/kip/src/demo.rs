@@ -29,11 +29,13 @@ const DEPLOYMENT: &str = "kubernetes-image-puller";
 const CONFIG_MAP: &str = "k8s-image-puller";
 const MIB: u64 = 1024 * 1024;
 
-/// The sample: images a developer-workspace cluster caches, with plausible sizes.
+/// The sample: images a developer-workspace cluster caches, with plausible sizes. They are
+/// served by the simulator's own registry (its address goes in front), so that kip resolves
+/// the very digests the simulated nodes pull, without leaving this machine.
 const SAMPLE: &[(&str, &str, u64)] = &[
-    ("theia", "quay.io/eclipse/che-theia:next", 620 * MIB),
-    ("java11-maven", "quay.io/eclipse/che-java11-maven:next", 480 * MIB),
-    ("machine-exec", "quay.io/eclipse/che-machine-exec:next", 28 * MIB),
+    ("theia", "eclipse/che-theia:next", 620 * MIB),
+    ("java11-maven", "eclipse/che-java11-maven:next", 480 * MIB),
+    ("machine-exec", "eclipse/che-machine-exec:next", 28 * MIB),
 ];
 
 #[derive(Debug, clap::Args)]
@@ -74,14 +76,16 @@ async fn demo(options: DemoOptions) -> anyhow::Result<bool> {
     println!("Starting a simulated cluster with {nodes} nodes...");
     let sim_options = SimOptions { cluster: Some(cluster_config(nodes, options.time_scale)), ..SimOptions::default() };
     let sim = tokio::task::spawn_blocking(move || Sim::start(sim_options)).await??;
+    let registry = sim.registry_host();
     if let Some(cluster) = sim.cluster() {
-        for (i, (_, image, size)) in SAMPLE.iter().enumerate() {
-            cluster.publish_image(image, &format!("sha256:{:064x}", i + 1), *size);
+        for (_, image, size) in SAMPLE {
+            cluster.catalog().publish_content(&format!("{registry}/{image}"), "demo", *size);
         }
     }
     let client = sim.client()?;
-    let vars = install(&client).await?;
-    let images = SAMPLE.iter().map(|(name, image, _)| format!("{name}={image}")).collect::<Vec<_>>().join("; ");
+    let vars = install(&client, &registry).await?;
+    let images =
+        SAMPLE.iter().map(|(name, image, _)| format!("{name}={registry}/{image}")).collect::<Vec<_>>().join("; ");
     println!("Installed kip in namespace {NAMESPACE}; caching: {images}");
 
     let config = Arc::new(Config::from_vars(&vars).map_err(|e| anyhow::anyhow!("{e}"))?);
@@ -109,14 +113,15 @@ async fn demo(options: DemoOptions) -> anyhow::Result<bool> {
 
 /// What the install methods create: the namespace, the ConfigMap, and kip's Deployment (its
 /// pod is simulated; the puller itself runs in this process). Returns the puller's variables.
-async fn install(client: &Client) -> anyhow::Result<BTreeMap<String, String>> {
+async fn install(client: &Client, registry: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     namespaces
         .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?)
         .await?;
-    let images: String = SAMPLE.iter().map(|(name, image, _)| format!("{name}={image};\n")).collect();
+    let images: String = SAMPLE.iter().map(|(name, image, _)| format!("{name}={registry}/{image};\n")).collect();
     let data = BTreeMap::from([
         ("IMAGES".to_string(), images),
+        ("KIP_INSECURE_REGISTRIES".to_string(), registry.to_string()),
         ("CACHING_INTERVAL_HOURS".to_string(), "1".to_string()),
         ("NAMESPACE".to_string(), NAMESPACE.to_string()),
         ("DAEMONSET_NAME".to_string(), "kubernetes-image-puller".to_string()),

@@ -26,13 +26,14 @@ async fn applies_the_daemonset_owned_by_kips_deployment() {
     let sim = start_sim(0);
     let client = sim.client().expect("client");
     let owner = prepare(&client).await;
-    let puller = Puller::start(&client, vars(&[]), options());
+    let puller = Puller::start(&client, vars_on(&sim, &[]), options());
     let ds = applied(&client).await;
+    let host = sim.registry_host();
     assert_eq!(
         container_images(&ds),
         vec![
-            ("java".to_string(), "quay.io/eclipse/che-java11-maven:next".to_string()),
-            ("theia".to_string(), "quay.io/eclipse/che-theia:next".to_string())
+            ("java".to_string(), format!("{host}/eclipse/che-java11-maven:next")),
+            ("theia".to_string(), format!("{host}/eclipse/che-theia:next"))
         ]
     );
     let owners = ds.owner_references();
@@ -57,7 +58,7 @@ async fn restores_a_daemonset_deleted_by_hand() {
     let sim = start_sim(0);
     let client = sim.client().expect("client");
     prepare(&client).await;
-    let puller = Puller::start(&client, vars(&[]), options());
+    let puller = Puller::start(&client, vars_on(&sim, &[]), options());
     let first = applied(&client).await;
     daemonsets(&client).delete(DAEMONSET, &DeleteParams::default()).await.expect("delete by hand");
     let again = eventually("the DaemonSet to come back", WAIT, || async {
@@ -73,7 +74,7 @@ async fn reverts_a_hand_edit() {
     let sim = start_sim(0);
     let client = sim.client().expect("client");
     prepare(&client).await;
-    let puller = Puller::start(&client, vars(&[]), options());
+    let puller = Puller::start(&client, vars_on(&sim, &[]), options());
     let wanted = container_images(&applied(&client).await);
     let edit = json!({"spec": {"template": {"spec": {"containers": [
         {"name": "java", "image": "evil.example.com/miner:1"},
@@ -94,9 +95,12 @@ async fn a_restart_with_the_same_configuration_changes_nothing() {
     let sim = start_sim(0);
     let client = sim.client().expect("client");
     prepare(&client).await;
-    let keep = vars(&[("KIP_KEEP_DAEMONSET_ON_EXIT", "true")]);
+    let keep = vars_on(&sim, &[("KIP_KEEP_DAEMONSET_ON_EXIT", "true")]);
     let first = Puller::start(&client, keep.clone(), options());
-    let before = applied(&client).await;
+    let before = eventually("the digests recorded", WAIT, || async {
+        daemonset(&client).await.filter(|ds| recorded_digests(ds).len() == 2)
+    })
+    .await;
     first.stop().await;
     let kept = daemonset(&client).await.expect("kept on exit when asked");
     assert_eq!(kept.resource_version(), before.resource_version());
@@ -119,7 +123,8 @@ async fn refreshes_by_a_new_template_annotation_without_recreating() {
     prepare(&client).await;
     let mut opts = options();
     opts.refresh_interval = Some(Duration::from_secs(1));
-    let puller = Puller::start(&client, vars(&[("KIP_MAX_UNAVAILABLE", "1")]), opts);
+    let puller =
+        Puller::start(&client, vars_on(&sim, &[("KIP_MAX_UNAVAILABLE", "1"), ("KIP_REFRESH_POLICY", "always")]), opts);
     let first = applied(&client).await;
     let token = template_annotation(&first, "kip.dev/refresh").expect("a refresh token");
     let refreshed = eventually("a refresh", WAIT, || async {
@@ -141,7 +146,7 @@ async fn survives_api_faults_and_ends_correct() {
     let sim = start_sim(0);
     let client = sim.client().expect("client");
     prepare(&client).await;
-    let puller = Puller::start(&client, vars(&[]), options());
+    let puller = Puller::start(&client, vars_on(&sim, &[]), options());
     let first = applied(&client).await;
 
     sim.faults().add(FaultRule::next(30, Fault::InternalError));
@@ -176,10 +181,10 @@ async fn an_invalid_configuration_change_leaves_the_daemonset_alone() {
         serde_json::from_value(json!({"metadata": {"name": "k8s-image-puller"}, "data": {"IMAGES": images}}))
             .expect("cm")
     };
-    configmaps.create(&PostParams::default(), &data(IMAGES)).await.expect("configmap");
+    configmaps.create(&PostParams::default(), &data(&sim_images(&sim))).await.expect("configmap");
     let mut opts = options();
     opts.config_map = Some("k8s-image-puller".into());
-    let puller = Puller::start(&client, vars(&[]), opts);
+    let puller = Puller::start(&client, vars_on(&sim, &[]), opts);
     let before = applied(&client).await;
 
     configmaps.replace("k8s-image-puller", &PostParams::default(), &data("java=;no equals sign")).await.expect("bad");
@@ -215,7 +220,7 @@ async fn two_replicas_one_leader() {
         opts.identity = Some(identity.into());
         opts
     };
-    let keep = vars(&[("KIP_KEEP_DAEMONSET_ON_EXIT", "true")]);
+    let keep = vars_on(&sim, &[("KIP_KEEP_DAEMONSET_ON_EXIT", "true")]);
     let a = Puller::start(&client, keep.clone(), elect("replica-a"));
     let b = Puller::start(&client, keep, elect("replica-b"));
     applied(&client).await;

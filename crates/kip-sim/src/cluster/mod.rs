@@ -154,6 +154,11 @@ impl Cluster {
         &self.inner.catalog
     }
 
+    /// A shared handle on the simulated registry (the API server serves it over HTTP).
+    pub fn catalog_handle(&self) -> Arc<ImageCatalog> {
+        self.inner.catalog.clone()
+    }
+
     /// Stops the kubelets and controllers.
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();

@@ -1,6 +1,7 @@
 //! The API machinery controllers that run inside the simulated API server and work on the store
 //! directly: the garbage collector (ownerReferences, orphan and foreground deletion), namespace
-//! lifecycle, and CustomResourceDefinitions (naming, establishing, serving, cleanup).
+//! lifecycle, and CustomResourceDefinitions (naming, establishing, serving, cleanup); and the
+//! mirror that serves every Event through both Event APIs ([`events`]).
 //!
 //! One task runs them all from the store's live events. It keeps the state that makes each pass
 //! cheap (the ownership graph, object counts per namespace) and a de-duplicated work queue. The
@@ -13,6 +14,7 @@
 mod conditions;
 mod crd;
 pub mod crd_validation;
+pub mod events;
 mod gc;
 mod graph;
 mod namespace;
@@ -43,6 +45,7 @@ const PASSES_PER_YIELD: usize = 64;
 
 /// Runs the machinery controllers until `shutdown` is cancelled.
 pub fn spawn(store: Arc<Store>, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(events::run(store.clone(), shutdown.clone()));
     let machinery = Machinery::new(store);
     tokio::spawn(machinery.run(shutdown))
 }

@@ -1,7 +1,8 @@
 //! The simulator's own endpoints under `/_sim/`, never faulted nor counted:
 //! `GET /_sim/stats` (request counts), `DELETE /_sim/stats` (reset), `GET /_sim/objects`
 //! (object counts by type), `GET /_sim/faults` and `PUT /_sim/faults` (rules, seed, and the
-//! one-shot actions `dropWatches` and `restartApiServer`).
+//! one-shot actions `dropWatches` and `restartApiServer`), and the nodes of the simulated
+//! cluster under `/_sim/nodes` (see [`super::admin_nodes`]).
 
 use axum::body::Body;
 use http::request::Parts;
@@ -35,11 +36,14 @@ pub async fn handle(state: &ServerState, parts: &Parts, body: Body) -> Response 
         ("/_sim/objects", &Method::GET) => Ok(encode::json(StatusCode::OK, &state.store.counts())),
         ("/_sim/faults", &Method::GET) => Ok(encode::json(StatusCode::OK, &state.faults.config())),
         ("/_sim/faults", &Method::PUT) => put_faults(state, body).await,
+        (path, _) if path == "/_sim/nodes" || path.starts_with("/_sim/nodes/") => {
+            super::admin_nodes::handle(state, parts, body).await
+        }
         (path, method) => Err(ApiError::new(
             404,
             "NotFound",
             format!(
-                "no simulator endpoint {method} {path}: GET/DELETE /_sim/stats, GET /_sim/objects, GET/PUT /_sim/faults"
+                "no simulator endpoint {method} {path}: GET/DELETE /_sim/stats, GET /_sim/objects, GET/PUT /_sim/faults, GET/POST /_sim/nodes, PATCH/DELETE /_sim/nodes/NAME"
             ),
         )),
     };

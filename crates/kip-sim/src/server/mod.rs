@@ -8,6 +8,7 @@
 //! [`watch`], [`write`], [`delete`]). Every failure is a `kind: Status` body.
 
 mod admin;
+mod admin_nodes;
 mod delete;
 mod discovery;
 mod encode;
@@ -18,6 +19,7 @@ mod paging;
 mod paths;
 mod query;
 mod read;
+mod registry;
 mod selectors;
 pub mod stats;
 mod table;
@@ -25,7 +27,7 @@ mod watch;
 mod write;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -34,6 +36,7 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::catalog::ImageCatalog;
 use crate::error::ApiError;
 use crate::faults::{Faults, fault_error};
 use crate::resources::{GroupResource, ResourceType};
@@ -82,6 +85,10 @@ pub struct ServerState {
     encoded: watch::EncodedEvents,
     /// Cancelled on shutdown: watches end and connections close.
     shutdown: CancellationToken,
+    /// The simulated cluster, once it runs, for the node endpoints under `/_sim/nodes`.
+    pub cluster: OnceLock<crate::cluster::Cluster>,
+    /// The image catalog served under `/v2/` (see [`ServerState::serve_registry`]).
+    registry: OnceLock<Arc<ImageCatalog>>,
 }
 
 /// One resource request, resolved.
@@ -154,7 +161,15 @@ impl ServerState {
             address,
             encoded: watch::EncodedEvents::default(),
             shutdown,
+            cluster: OnceLock::new(),
+            registry: OnceLock::new(),
         }
+    }
+
+    /// Serves `catalog` over the OCI distribution API under `/v2/` (once; later calls are
+    /// ignored).
+    pub fn serve_registry(&self, catalog: Arc<ImageCatalog>) {
+        let _ = self.registry.set(catalog);
     }
 }
 
@@ -164,6 +179,9 @@ pub async fn handle(state: Arc<ServerState>, request: http::Request<Body>) -> Re
     let path = parts.uri.path();
     if path == "/_sim" || path.starts_with("/_sim/") {
         return admin::handle(&state, &parts, body).await;
+    }
+    if path == "/v2" || path.starts_with("/v2/") {
+        return registry::handle(&state, &parts);
     }
     let query = Query::parse(parts.uri.query());
     let result = match paths::parse(path) {

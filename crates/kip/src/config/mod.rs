@@ -6,6 +6,7 @@
 //! environment, a ConfigMap's data, the variables an operator derives from its custom resource.
 
 mod affinity;
+mod cache;
 mod images;
 mod json;
 mod problem;
@@ -18,12 +19,13 @@ pub mod vars;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{Affinity, Toleration};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+pub use cache::RefreshPolicy;
 pub use problem::{ConfigErrors, Location, Problem};
 pub use reference::{ImageReference, ReferenceError};
 pub use report::{Reservation, reservation_per_node};
@@ -93,6 +95,16 @@ pub struct Config {
     pub keep_daemonset_on_exit: bool,
     /// `CACHING_MODE`.
     pub caching_mode: CachingMode,
+    /// `KIP_REFRESH_POLICY`.
+    pub refresh_policy: RefreshPolicy,
+    /// `KIP_PIN_DIGESTS`: the caching containers name their images by the resolved digest.
+    pub pin_digests: bool,
+    /// `KIP_INSECURE_REGISTRIES`: registries (`host[:port]`) reached over plain HTTP.
+    pub insecure_registries: BTreeSet<String>,
+    /// `KIP_WARM_NODE_LABEL`: set to `true` on nodes holding every image (`None`: off).
+    pub warm_node_label: Option<String>,
+    /// `KIP_STARTUP_TAINT`: removed from nodes once they hold every image (`None`: off).
+    pub startup_taint: Option<String>,
     /// Not errors, but worth a look: near-miss variable names, units that look forgotten.
     pub warnings: Vec<Problem>,
 }
@@ -174,6 +186,15 @@ fn build(vars: &vars::Vars, mut errors: Vec<Problem>) -> Result<Config, ConfigEr
     let keep_daemonset_on_exit =
         kept(KIP_KEEP_DAEMONSET_ON_EXIT, scalars::switch(vars.get_or_default(KIP_KEEP_DAEMONSET_ON_EXIT)), &mut errors);
     let caching_mode = kept(CACHING_MODE, scalars::caching_mode(vars.get_or_default(CACHING_MODE)), &mut errors);
+    let refresh_policy =
+        kept(KIP_REFRESH_POLICY, cache::refresh_policy(vars.get_or_default(KIP_REFRESH_POLICY)), &mut errors);
+    let pin_digests = kept(KIP_PIN_DIGESTS, scalars::switch(vars.get_or_default(KIP_PIN_DIGESTS)), &mut errors);
+    let insecure_registries =
+        cache::insecure_registries(KIP_INSECURE_REGISTRIES, vars.get_or_default(KIP_INSECURE_REGISTRIES), &mut errors);
+    let warm_node_label =
+        cache::node_key(KIP_WARM_NODE_LABEL, vars.get_or_default(KIP_WARM_NODE_LABEL), "label key", &mut errors);
+    let startup_taint =
+        cache::node_key(KIP_STARTUP_TAINT, vars.get_or_default(KIP_STARTUP_TAINT), "taint key", &mut errors);
 
     let mut resources = BTreeMap::new();
     for (name, memory) in [
@@ -210,32 +231,40 @@ fn build(vars: &vars::Vars, mut errors: Vec<Problem>) -> Result<Config, ConfigEr
     let affinity = scheduling::affinity(vars.get_or_default(AFFINITY), &mut errors);
     let tolerations = scheduling::tolerations(vars.get_or_default(TOLERATIONS), &mut errors);
 
-    match (caching_interval_hours, max_unavailable, keep_daemonset_on_exit, caching_mode) {
-        (Some(caching_interval_hours), Some(max_unavailable), Some(keep_daemonset_on_exit), Some(caching_mode))
-            if errors.is_empty() =>
-        {
-            Ok(Config {
-                images,
-                caching_interval_hours,
-                daemonset_name,
-                daemonset_annotations,
-                namespace,
-                caching_memory_request: quantity(CACHING_MEMORY_REQUEST),
-                caching_memory_limit: quantity(CACHING_MEMORY_LIMIT),
-                caching_cpu_request: quantity(CACHING_CPU_REQUEST),
-                caching_cpu_limit: quantity(CACHING_CPU_LIMIT),
-                node_selector,
-                image_pull_secrets,
-                affinity,
-                tolerations,
-                kip_image,
-                deployment_name,
-                max_unavailable,
-                keep_daemonset_on_exit,
-                caching_mode,
-                warnings,
-            })
-        }
+    match (caching_interval_hours, max_unavailable, keep_daemonset_on_exit, caching_mode, refresh_policy, pin_digests) {
+        (
+            Some(caching_interval_hours),
+            Some(max_unavailable),
+            Some(keep_daemonset_on_exit),
+            Some(caching_mode),
+            Some(refresh_policy),
+            Some(pin_digests),
+        ) if errors.is_empty() => Ok(Config {
+            images,
+            caching_interval_hours,
+            daemonset_name,
+            daemonset_annotations,
+            namespace,
+            caching_memory_request: quantity(CACHING_MEMORY_REQUEST),
+            caching_memory_limit: quantity(CACHING_MEMORY_LIMIT),
+            caching_cpu_request: quantity(CACHING_CPU_REQUEST),
+            caching_cpu_limit: quantity(CACHING_CPU_LIMIT),
+            node_selector,
+            image_pull_secrets,
+            affinity,
+            tolerations,
+            kip_image,
+            deployment_name,
+            max_unavailable,
+            keep_daemonset_on_exit,
+            caching_mode,
+            refresh_policy,
+            pin_digests,
+            insecure_registries,
+            warm_node_label,
+            startup_taint,
+            warnings,
+        }),
         _ => Err(ConfigErrors { errors, warnings }),
     }
 }

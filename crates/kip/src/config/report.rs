@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kip_rules::Quantity;
 
-use super::Config;
 use super::problem::write_problems;
+use super::{Config, RefreshPolicy};
 
 /// CPU and memory requested and limited, per node or in total.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,9 +83,14 @@ impl Config {
             IntOrString::Int(n) => format!("{n} nodes"),
             IntOrString::String(percent) => format!("{percent} of nodes"),
         };
+        let refresh = match self.refresh_policy {
+            RefreshPolicy::OnChange => format!("refreshed when a digest changes (checked every {hours})"),
+            RefreshPolicy::Always => format!("refreshed every {hours}"),
+        };
+        let pinned = if self.pin_digests { ", pinned by digest" } else { "" };
         let _ = write!(
             out,
-            "valid configuration: {} image{} to cache, mode {}, refreshed every {hours}\n\
+            "valid configuration: {} image{} to cache{pinned}, mode {}, {refresh}\n\
              DaemonSet {}/{} (owner Deployment {}), at most {max_unavailable} refreshing at once\n\
              per node: {per_node}",
             self.images.len(),

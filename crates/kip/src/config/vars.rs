@@ -24,9 +24,14 @@ pub const DEPLOYMENT_NAME: &str = "DEPLOYMENT_NAME";
 pub const KIP_MAX_UNAVAILABLE: &str = "KIP_MAX_UNAVAILABLE";
 pub const KIP_KEEP_DAEMONSET_ON_EXIT: &str = "KIP_KEEP_DAEMONSET_ON_EXIT";
 pub const CACHING_MODE: &str = "CACHING_MODE";
+pub const KIP_REFRESH_POLICY: &str = "KIP_REFRESH_POLICY";
+pub const KIP_PIN_DIGESTS: &str = "KIP_PIN_DIGESTS";
+pub const KIP_INSECURE_REGISTRIES: &str = "KIP_INSECURE_REGISTRIES";
+pub const KIP_WARM_NODE_LABEL: &str = "KIP_WARM_NODE_LABEL";
+pub const KIP_STARTUP_TAINT: &str = "KIP_STARTUP_TAINT";
 
 /// Every variable kip reads, with its default (`None`: required).
-pub const VARIABLES: [(&str, Option<&str>); 18] = [
+pub const VARIABLES: [(&str, Option<&str>); 23] = [
     (IMAGES, None),
     (CACHING_INTERVAL_HOURS, Some("1")),
     (DAEMONSET_NAME, Some("kubernetes-image-puller")),
@@ -46,6 +51,11 @@ pub const VARIABLES: [(&str, Option<&str>); 18] = [
     (KIP_MAX_UNAVAILABLE, Some("10%")),
     (KIP_KEEP_DAEMONSET_ON_EXIT, Some("false")),
     (CACHING_MODE, Some("containers")),
+    (KIP_REFRESH_POLICY, Some("on-change")),
+    (KIP_PIN_DIGESTS, Some("false")),
+    (KIP_INSECURE_REGISTRIES, Some("")),
+    (KIP_WARM_NODE_LABEL, Some("")),
+    (KIP_STARTUP_TAINT, Some("")),
 ];
 
 /// The default of a variable (`""` for the required ones, which have none).

@@ -1,35 +1,45 @@
 //! `kip run`: the image puller. Keeps the caching DaemonSet as the configuration says, for as
 //! long as it runs: level-triggered (a deleted or edited DaemonSet is restored within
-//! seconds), refreshed on schedule by a rolling restart, led by one replica at a time, and
-//! alive through API outages. On SIGTERM it deletes the DaemonSet, as the Go puller does,
+//! seconds), refreshed by a rolling restart when an image's digest changed (or on schedule,
+//! with `KIP_REFRESH_POLICY=always`), led by one replica at a time, and alive through API and
+//! registry outages. The leader also watches which node holds which image (metrics, events,
+//! the optional warm signal). On SIGTERM it deletes the DaemonSet, as the Go puller does,
 //! unless `KIP_KEEP_DAEMONSET_ON_EXIT` says to keep it.
 
+pub mod cache_status;
 pub mod config_source;
+pub mod digests;
 pub mod error;
 pub mod events;
 pub mod leader;
+pub mod leading;
+pub mod options;
 pub mod reconcile;
 pub mod refresh;
+pub mod resolver;
+pub mod warm;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::post;
+use k8s_openapi::api::apps::v1::DaemonSet;
 use kube::api::DeleteParams;
-use kube::runtime::{Controller, watcher};
 use kube::{Api, Client};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
-use crate::telemetry::{self, Health, Metrics, logging::LogFormat};
+use crate::telemetry::{self, Health, Metrics};
 use config_source::ConfigSource;
 use leader::{Elector, LeaseSettings, Role};
-use reconcile::Context;
+use leading::{Leadership, lead, observe_as_follower};
+pub use options::{RunOptions, parse_duration};
 
 /// Where kip reports what happens: events, metrics, readiness.
 #[derive(Clone)]
@@ -37,45 +47,6 @@ pub struct Reporters {
     pub notifier: events::Notifier,
     pub metrics: Metrics,
     pub health: Health,
-}
-
-/// Options of `kip run` (the configuration itself comes from the environment).
-#[derive(Clone, Debug, clap::Args)]
-pub struct RunOptions {
-    /// Address of the health and metrics endpoints.
-    #[arg(long, env = "KIP_HTTP_ADDR", default_value = "0.0.0.0:8080")]
-    pub http_addr: SocketAddr,
-    /// Log format.
-    #[arg(long, env = "KIP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-    /// Elect a leader through a Lease, so that only one replica writes.
-    #[arg(long, env = "KIP_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
-    pub leader_elect: bool,
-    /// Name of the leader Lease (default: `kip-` and the DaemonSet name).
-    #[arg(long, env = "KIP_LEASE_NAME")]
-    pub lease_name: Option<String>,
-    /// How long a leader's lease lasts without renewal.
-    #[arg(long, env = "KIP_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
-    pub lease_duration: Duration,
-    /// How often the leader renews its lease (and a standby checks it).
-    #[arg(long, env = "KIP_LEASE_RENEW", default_value = "5s", value_parser = parse_duration)]
-    pub lease_renew: Duration,
-    /// This replica's identity in the lease (the pod name in a cluster).
-    #[arg(long, env = "POD_NAME")]
-    pub identity: Option<String>,
-    /// Watch this ConfigMap (in NAMESPACE) and apply changes to it without a restart.
-    #[arg(long, env = "KIP_CONFIG_MAP")]
-    pub config_map: Option<String>,
-    /// Refresh interval replacing CACHING_INTERVAL_HOURS, e.g. `90s` (for demos and tests).
-    #[arg(long, env = "KIP_REFRESH_INTERVAL", value_parser = parse_duration, hide = true)]
-    pub refresh_interval: Option<Duration>,
-}
-
-/// Parses `15s`, `500ms`, `2m`, `1h30m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let signed: jiff::SignedDuration =
-        text.parse().map_err(|e| format!("{text:?} is not a duration such as 15s, 500ms or 1h30m: {e}"))?;
-    Duration::try_from(signed).map_err(|_| format!("{text:?} must not be negative"))
 }
 
 /// Runs the puller until SIGTERM/SIGINT. Exit code 2 for an invalid configuration (nothing in
@@ -124,8 +95,9 @@ pub async fn run_with(
     let health = Health::new();
     health.set_config_valid(true);
     metrics.images_configured.set(config.images.len() as i64);
-    let (_, http_task) =
-        telemetry::server::serve(options.http_addr, health.clone(), metrics.clone(), shutdown.clone()).await?;
+    let refresh = RefreshTrigger::default();
+    let app = telemetry::server::router_with(health.clone(), metrics.clone(), refresh.routes());
+    let (_, http_task) = telemetry::server::serve_with(options.http_addr, app, shutdown.clone()).await?;
     info!(addr = %options.http_addr, images = config.images.len(), daemonset = %config.daemonset_name, namespace = %config.namespace, "kip is starting");
 
     let identity = options.identity.clone().unwrap_or_else(default_identity);
@@ -162,24 +134,29 @@ pub async fn run_with(
         match (role, leading.is_some()) {
             (Role::Leader, false) => {
                 metrics.leader.set(1);
+                refresh.leading.store(true, Ordering::Relaxed);
                 if elector.is_some() {
                     notifier.leading(&identity).await;
                 }
                 let token = shutdown.child_token();
-                let task = tokio::spawn(lead(
-                    client.clone(),
-                    config_rx.clone(),
-                    options.refresh_interval,
-                    metrics.clone(),
-                    health.clone(),
-                    notifier.clone(),
-                    token.clone(),
-                ));
+                let leadership = Leadership {
+                    client: client.clone(),
+                    config: config_rx.clone(),
+                    refresh_interval: options.refresh_interval,
+                    reporters: Reporters {
+                        notifier: notifier.clone(),
+                        metrics: metrics.clone(),
+                        health: health.clone(),
+                    },
+                    refresh: refresh.notify.clone(),
+                };
+                let task = tokio::spawn(lead(leadership, token.clone()));
                 leading = Some((token, task));
             }
             (Role::Follower, true) => {
                 warn!("lost the leader lease; standing by");
                 metrics.leader.set(0);
+                refresh.leading.store(false, Ordering::Relaxed);
                 if let Some((token, task)) = leading.take() {
                     token.cancel();
                     let _ = task.await;
@@ -214,92 +191,38 @@ pub async fn run_with(
     Ok(())
 }
 
-/// The leader's work: the controller on kip's own Deployment, owning the DaemonSet.
-async fn lead(
-    client: Client,
-    config: watch::Receiver<Arc<Config>>,
-    refresh_interval: Option<Duration>,
-    metrics: Metrics,
-    health: Health,
-    notifier: events::Notifier,
-    stop: CancellationToken,
-) {
-    let current = config.borrow().clone();
-    let openshift = detect_openshift(&client, &health, &stop).await;
-    if stop.is_cancelled() {
-        return;
-    }
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &current.namespace);
-    let daemonsets: Api<DaemonSet> = Api::namespaced(client.clone(), &current.namespace);
-    let owner_selector = format!("metadata.name={}", current.deployment_name);
-    let config_changes = tokio_stream::wrappers::WatchStream::from_changes(config.clone()).map(|_| ());
-    let ctx = Arc::new(Context::new(client, config, openshift, refresh_interval, metrics, health.clone(), notifier));
-    let owner_missing = check_owner(&deployments, &current, &health);
-    let controller = Controller::new(deployments.clone(), watcher::Config::default().fields(&owner_selector))
-        .owns(daemonsets, watcher::Config::default().labels(reconcile::DAEMONSET_SELECTOR))
-        .reconcile_all_on(config_changes)
-        .graceful_shutdown_on(stop.clone().cancelled_owned())
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                warn!(error = %err, "controller event");
-            }
-        });
-    tokio::join!(owner_missing, controller);
+/// `POST /refresh` on kip's HTTP port: look up every image's digest now (and roll the caching
+/// pods if one changed), instead of at the next interval. Only the leader looks digests up.
+#[derive(Clone, Default)]
+struct RefreshTrigger {
+    notify: Arc<Notify>,
+    leading: Arc<AtomicBool>,
 }
 
-/// The DaemonSet is reconciled for kip's own Deployment, which owns it. Without that
-/// Deployment nothing happens, so say so clearly.
-async fn check_owner(api: &Api<Deployment>, config: &Config, health: &Health) {
-    match api.get_opt(&config.deployment_name).await {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            health.set_api_reachable(true);
-            error!(
-                deployment = %config.deployment_name,
-                namespace = %config.namespace,
-                "DEPLOYMENT_NAME names no Deployment in NAMESPACE: kip manages the DaemonSet on behalf of that Deployment (its owner), and waits for it to exist"
-            );
-        }
-        Err(err) => warn!(error = %err, "could not read kip's own Deployment yet"),
-    }
-}
-
-/// OpenShift is recognised by the `route.openshift.io` API group. Retries until the API answers.
-async fn detect_openshift(client: &Client, health: &Health, stop: &CancellationToken) -> bool {
-    let mut failures = 0;
-    loop {
-        match client.list_api_groups().await {
-            Ok(groups) => {
-                health.set_api_reachable(true);
-                let openshift = groups.groups.iter().any(|g| g.name == "route.openshift.io");
-                info!(openshift, "detected the platform");
-                return openshift;
-            }
-            Err(err) => {
-                failures += 1;
-                health.set_api_reachable(false);
-                let delay = error::backoff(failures, true, Duration::from_secs(30));
-                warn!(error = %err, retry_in = ?delay, "the Kubernetes API is not answering");
-                tokio::select! {
-                    _ = stop.cancelled() => return false,
-                    _ = tokio::time::sleep(delay) => {}
+impl RefreshTrigger {
+    fn routes(&self) -> Router {
+        let trigger = self.clone();
+        Router::new().route(
+            "/refresh",
+            post(move || {
+                let trigger = trigger.clone();
+                async move {
+                    if trigger.leading.load(Ordering::Relaxed) {
+                        trigger.notify.notify_one();
+                        (
+                            StatusCode::ACCEPTED,
+                            "refresh requested: kip looks up every image's digest now and rolls the caching pods \
+                             if one changed\n",
+                        )
+                    } else {
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "this replica is standing by: send the request to the leader (see the kip_leader metric)\n",
+                        )
+                    }
                 }
-            }
-        }
-    }
-}
-
-/// A standby replica is ready when the API answers and the leader has applied the DaemonSet.
-async fn observe_as_follower(client: &Client, config: &watch::Receiver<Arc<Config>>, health: &Health) {
-    let current = config.borrow().clone();
-    let api: Api<DaemonSet> = Api::namespaced(client.clone(), &current.namespace);
-    match api.get_opt(&current.daemonset_name).await {
-        Ok(found) => {
-            health.set_api_reachable(true);
-            health.set_daemonset_applied(found.is_some());
-        }
-        Err(_) => health.set_api_reachable(false),
+            }),
+        )
     }
 }
 

@@ -1,9 +1,10 @@
 //! One reconciliation of the caching DaemonSet, for the Deployment that runs kip (its owner):
-//! *dereference* (the live DaemonSet and its refresh token) -> *build* (render the desired
-//! DaemonSet, a pure function) -> *apply* (server-side apply, field manager `kip`, forced) ->
-//! *observe* (status into metrics, readiness and events). Only the first, third and fourth
-//! steps touch the API.
+//! *dereference* (the live DaemonSet, its refresh token and recorded digests) -> *build* (the
+//! digests in force and the refresh token, then the desired DaemonSet: pure functions) ->
+//! *apply* (server-side apply, field manager `kip`, forced) -> *observe* (status into metrics,
+//! readiness and events). Only the first, third and fourth steps touch the API.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -18,10 +19,13 @@ use serde_json::json;
 use tokio::sync::watch;
 use tracing::{info, instrument, warn};
 
+use super::Reporters;
+use super::digests::{self, DigestChange, Recorded};
 use super::error::{Error, backoff};
 use super::events::Notifier;
-use super::refresh::{self, REFRESH_ANNOTATION};
-use crate::config::Config;
+use super::refresh;
+use super::resolver::DigestBook;
+use crate::config::{Config, RefreshPolicy};
 use crate::render::{RenderContext, desired_daemonset};
 use crate::telemetry::metrics::NodeState;
 use crate::telemetry::{Health, Metrics};
@@ -36,6 +40,9 @@ pub const DAEMONSET_SELECTOR: &str = "app.kubernetes.io/name=image-puller";
 /// Longest wait between retries of a failing reconciliation.
 const TRANSIENT_BACKOFF_CAP: Duration = Duration::from_secs(60);
 const PERMANENT_BACKOFF: Duration = Duration::from_secs(300);
+/// How often a pinned configuration looks again while its first digest lookups are under way
+/// (their end triggers a reconciliation anyway).
+const PINNING_WAIT: Duration = Duration::from_secs(5);
 
 pub struct Context {
     pub client: kube::Client,
@@ -47,6 +54,10 @@ pub struct Context {
     pub metrics: Metrics,
     pub health: Health,
     pub notifier: Notifier,
+    /// The digests the registry lookups found.
+    pub book: Arc<DigestBook>,
+    /// The digests in force, as last applied (for the cache status).
+    pub applied_digests: watch::Sender<Arc<BTreeMap<String, String>>>,
     consecutive_failures: AtomicU32,
     applied_before: AtomicBool,
     /// Namespace and name of the DaemonSet applied last, to clean up after a rename.
@@ -59,10 +70,10 @@ impl Context {
         config: watch::Receiver<Arc<Config>>,
         openshift: bool,
         refresh_interval: Option<Duration>,
-        metrics: Metrics,
-        health: Health,
-        notifier: Notifier,
+        reporters: Reporters,
+        book: Arc<DigestBook>,
     ) -> Self {
+        let Reporters { notifier, metrics, health } = reporters;
         Context {
             client,
             config,
@@ -71,13 +82,15 @@ impl Context {
             metrics,
             health,
             notifier,
+            book,
+            applied_digests: watch::Sender::new(Arc::default()),
             consecutive_failures: AtomicU32::new(0),
             applied_before: AtomicBool::new(false),
             last_applied: Mutex::new(None),
         }
     }
 
-    fn interval(&self, config: &Config) -> Duration {
+    pub fn interval(&self, config: &Config) -> Duration {
         self.refresh_interval.unwrap_or(Duration::from_secs(u64::from(config.caching_interval_hours) * 3600))
     }
 }
@@ -95,19 +108,22 @@ pub async fn reconcile(owner: Arc<Deployment>, ctx: Arc<Context>) -> Result<Acti
     // Dereference.
     let live = api.get_opt(&config.daemonset_name).await.map_err(Error::from_kube)?;
     ctx.health.set_api_reachable(true);
-    let live_token = live
-        .as_ref()
-        .and_then(|ds| ds.spec.as_ref())
-        .and_then(|spec| spec.template.metadata.as_ref())
-        .and_then(|meta| meta.annotations.as_ref())
-        .and_then(|annotations| annotations.get(REFRESH_ANNOTATION))
-        .map(String::as_str);
-    let now = Timestamp::now();
-    let plan = refresh::plan(live_token, live.is_some(), now, ctx.interval(&config));
+    let recorded = Recorded::of(live.as_ref());
+    let book = ctx.book.snapshot();
 
     // Build.
-    let render_context =
-        RenderContext { openshift: ctx.openshift, owner_uid: owner.uid(), refresh_token: Some(plan.token.clone()) };
+    if config.pin_digests && !digests::all_attempted(&config.images, &book.attempted, &recorded) {
+        // Applied by tag now, the pods would roll again to the digest in a moment.
+        return Ok(Action::requeue(PINNING_WAIT));
+    }
+    let digests = digests::in_force(&config.images, &book.resolved, &recorded);
+    let refresh = plan_refresh(&ctx, &config, &recorded, &digests, live.is_some());
+    let render_context = RenderContext {
+        openshift: ctx.openshift,
+        owner_uid: owner.uid(),
+        refresh_token: Some(refresh.token.clone()),
+        digests: digests.clone(),
+    };
     let desired = desired_daemonset(&config, &render_context);
 
     // Apply.
@@ -118,10 +134,64 @@ pub async fn reconcile(owner: Arc<Deployment>, ctx: Arc<Context>) -> Result<Acti
     forget_renamed(&ctx, &config, &owner).await;
 
     // Observe.
-    observe(&ctx, &config, &applied, live.is_none(), &plan).await;
+    ctx.applied_digests.send_if_modified(|applied| {
+        let changed = **applied != digests;
+        if changed {
+            *applied = Arc::new(digests);
+        }
+        changed
+    });
+    observe(&ctx, &config, &applied, live.is_none(), &refresh).await;
     ctx.consecutive_failures.store(0, Ordering::Relaxed);
     ctx.metrics.count_reconcile(None);
-    Ok(Action::requeue(refresh::until(Timestamp::now(), plan.next_due).max(Duration::from_secs(1))))
+    Ok(Action::requeue(refresh.next_check.max(Duration::from_secs(1))))
+}
+
+/// The refresh token to apply, by policy.
+struct Refresh {
+    token: String,
+    /// This apply rolls the caching pods.
+    rolling: bool,
+    /// For `on-change`: the images whose digest changed.
+    changes: Vec<DigestChange>,
+    /// For `always`: when the token was set.
+    timestamp: Option<Timestamp>,
+    /// When to reconcile again at the latest.
+    next_check: Duration,
+}
+
+fn plan_refresh(
+    ctx: &Context,
+    config: &Config,
+    recorded: &Recorded,
+    digests: &BTreeMap<String, String>,
+    exists: bool,
+) -> Refresh {
+    let interval = ctx.interval(config);
+    match config.refresh_policy {
+        RefreshPolicy::Always => {
+            let now = Timestamp::now();
+            let plan = refresh::plan(recorded.token.as_deref(), exists, now, interval);
+            Refresh {
+                timestamp: plan.token.parse().ok(),
+                rolling: plan.refreshing,
+                token: plan.token,
+                changes: Vec::new(),
+                next_check: refresh::until(now, plan.next_due),
+            }
+        }
+        RefreshPolicy::OnChange => {
+            let plan = digests::plan(&config.images, recorded, digests);
+            Refresh {
+                rolling: exists && !plan.changes.is_empty(),
+                token: plan.token,
+                changes: plan.changes,
+                timestamp: None,
+                // The digest lookups trigger reconciliations; this is a safety net.
+                next_check: interval,
+            }
+        }
+    }
 }
 
 /// Server-side apply never removes what another field manager added, so containers added by
@@ -184,7 +254,7 @@ async fn forget_renamed(ctx: &Context, config: &Config, owner: &Deployment) {
     }
 }
 
-async fn observe(ctx: &Context, config: &Config, applied: &DaemonSet, created: bool, plan: &refresh::RefreshPlan) {
+async fn observe(ctx: &Context, config: &Config, applied: &DaemonSet, created: bool, refresh: &Refresh) {
     ctx.health.set_daemonset_applied(true);
     ctx.metrics.images_configured.set(config.images.len() as i64);
     if let Some(status) = &applied.status {
@@ -194,7 +264,7 @@ async fn observe(ctx: &Context, config: &Config, applied: &DaemonSet, created: b
         ctx.metrics.set_nodes(NodeState::Updated, i64::from(status.updated_number_scheduled.unwrap_or(0)));
         ctx.metrics.set_nodes(NodeState::Available, i64::from(status.number_available.unwrap_or(0)));
     }
-    if let Ok(last) = plan.token.parse::<Timestamp>() {
+    if let Some(last) = refresh.timestamp {
         ctx.metrics.last_refresh.set(last.as_millisecond() as f64 / 1000.0);
     }
     let reference = applied.object_ref(&());
@@ -209,13 +279,28 @@ async fn observe(ctx: &Context, config: &Config, applied: &DaemonSet, created: b
         };
         info!(daemonset = %name, images, restored, "{note}");
         ctx.notifier.daemonset(&reference, reason, note).await;
-    } else if plan.refreshing {
+    } else if refresh.rolling {
         ctx.metrics.refreshes.inc();
-        let note = format!("Refreshing the cached images: rolling restart of DaemonSet {name}");
+        if refresh.timestamp.is_none() {
+            ctx.metrics.last_refresh.set(Timestamp::now().as_millisecond() as f64 / 1000.0);
+        }
+        let why = if refresh.changes.is_empty() {
+            String::new()
+        } else {
+            let changed: Vec<String> =
+                refresh.changes.iter().map(|c| format!("{} {} -> {}", c.name, short(&c.from), short(&c.to))).collect();
+            format!(" (new content: {})", changed.join(", "))
+        };
+        let note = format!("Refreshing the cached images: rolling restart of DaemonSet {name}{why}");
         info!(daemonset = %name, "{note}");
         ctx.notifier.daemonset(&reference, "Refreshing", note).await;
     }
     ctx.applied_before.store(true, Ordering::Relaxed);
+}
+
+/// `sha256:0123456789ab`: enough of a digest to tell contents apart in a message.
+fn short(digest: &str) -> &str {
+    digest.get(..19).unwrap_or(digest)
 }
 
 pub fn error_policy(_owner: Arc<Deployment>, err: &Error, ctx: Arc<Context>) -> Action {

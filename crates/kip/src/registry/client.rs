@@ -149,11 +149,11 @@ impl RegistryClient {
                 })
             })
             .collect();
-        let results: Vec<Result<Resolved, RegistryError>> = futures::stream::iter(distinct)
-            .map(|image| self.resolve(image, credentials))
-            .buffered(self.options.max_in_flight.max(1))
-            .collect()
-            .await;
+        // The (lazy) futures are collected first: a stream that holds the closure over `&str`
+        // makes the whole future unprovably `Send`, so it could not run in a spawned task.
+        let lookups: Vec<_> = distinct.into_iter().map(|image| self.resolve(image, credentials)).collect();
+        let results: Vec<Result<Resolved, RegistryError>> =
+            futures::stream::iter(lookups).buffered(self.options.max_in_flight.max(1)).collect().await;
         images.iter().zip(slots).map(|(image, slot)| (image.clone(), results[slot].clone())).collect()
     }
 

@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, RollingUpdateDaemonSet};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, LocalObjectReference, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
+    ResourceRequirements, SeccompProfile, SecurityContext, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 
-use super::{INIT_CONTAINER_NAME, MANAGED_BY_LABEL, REFRESH_ANNOTATION, RenderContext, SELECTOR_LABELS};
+use super::{
+    DIGESTS_ANNOTATION, INIT_CONTAINER_NAME, MANAGED_BY_LABEL, REFRESH_ANNOTATION, RenderContext, SELECTOR_LABELS,
+};
 use crate::config::Config;
 
 const VOLUME: &str = "kip";
@@ -52,12 +54,18 @@ pub fn desired_daemonset(config: &Config, ctx: &RenderContext) -> DaemonSet {
     });
     let template_annotations =
         ctx.refresh_token.as_ref().map(|token| BTreeMap::from([(REFRESH_ANNOTATION.to_string(), token.clone())]));
+    let mut annotations = config.daemonset_annotations.clone();
+    if !ctx.digests.is_empty() {
+        // A map of strings always serializes.
+        let digests = serde_json::to_string(&ctx.digests).unwrap_or_default();
+        annotations.insert(DIGESTS_ANNOTATION.to_string(), digests);
+    }
     DaemonSet {
         metadata: ObjectMeta {
             name: Some(config.daemonset_name.clone()),
             namespace: Some(config.namespace.clone()),
             labels: Some(labels(&[MANAGED_BY_LABEL])),
-            annotations: non_empty_map(&config.daemonset_annotations),
+            annotations: non_empty_map(&annotations),
             owner_references: owner.map(|owner| vec![owner]),
             ..ObjectMeta::default()
         },
@@ -110,12 +118,25 @@ fn pod_spec(config: &Config, ctx: &RenderContext) -> PodSpec {
     let containers = config
         .images
         .iter()
-        .map(|cached| Container {
-            name: cached.name.clone(),
-            image: Some(cached.image.clone()),
-            command: Some(vec![SLEEP_PATH.to_string()]),
-            args: Some(vec![SLEEP_FOR.to_string()]),
-            ..container_base(&resources)
+        .map(|cached| {
+            let digest = ctx.digests.get(&cached.name).filter(|_| config.pin_digests);
+            let base = container_base(&resources);
+            Container {
+                name: cached.name.clone(),
+                image: Some(match digest {
+                    Some(digest) => pinned_image(&cached.image, digest),
+                    None => cached.image.clone(),
+                }),
+                command: Some(vec![SLEEP_PATH.to_string()]),
+                args: Some(vec![SLEEP_FOR.to_string()]),
+                // Content named by digest never changes: the node's copy is the one wanted.
+                image_pull_policy: if digest.is_some() {
+                    Some("IfNotPresent".to_string())
+                } else {
+                    base.image_pull_policy
+                },
+                ..base
+            }
         })
         .collect();
     let fixed_id = (!ctx.openshift).then_some(NON_ROOT_ID);
@@ -123,7 +144,7 @@ fn pod_spec(config: &Config, ctx: &RenderContext) -> PodSpec {
         termination_grace_period_seconds: Some(1),
         node_selector: non_empty_map(&config.node_selector),
         affinity: config.affinity.clone(),
-        tolerations: non_empty(config.tolerations.clone()),
+        tolerations: non_empty(tolerations(config)),
         image_pull_secrets: non_empty(
             config.image_pull_secrets.iter().map(|name| LocalObjectReference { name: name.clone() }).collect(),
         ),
@@ -146,6 +167,33 @@ fn pod_spec(config: &Config, ctx: &RenderContext) -> PodSpec {
         containers,
         ..PodSpec::default()
     }
+}
+
+/// `image` named by `digest`: `quay.io/x/app:next@sha256:...` (the tag stays, for people; the
+/// runtime pulls by digest). A reference that already pins a digest is kept as written.
+pub fn pinned_image(image: &str, digest: &str) -> String {
+    if image.contains('@') { image.to_string() } else { format!("{image}@{digest}") }
+}
+
+/// The configured tolerations, plus one for the startup taint: kip's pods must run on the
+/// nodes that taint keeps other workloads off, or those nodes would never become warm.
+fn tolerations(config: &Config) -> Vec<Toleration> {
+    let mut tolerations = config.tolerations.clone();
+    if let Some(key) = &config.startup_taint {
+        let covered = tolerations.iter().any(|t| {
+            t.operator.as_deref() == Some("Exists")
+                && t.effect.as_deref().unwrap_or_default().is_empty()
+                && t.key.as_deref().is_none_or(|k| k.is_empty() || k == key)
+        });
+        if !covered {
+            tolerations.push(Toleration {
+                key: Some(key.clone()),
+                operator: Some("Exists".to_string()),
+                ..Toleration::default()
+            });
+        }
+    }
+    tolerations
 }
 
 fn resources(config: &Config) -> ResourceRequirements {

@@ -4,10 +4,12 @@
 
 mod daemonset;
 
+use std::collections::BTreeMap;
+
 #[cfg(test)]
 mod tests;
 
-pub use daemonset::desired_daemonset;
+pub use daemonset::{desired_daemonset, pinned_image};
 
 /// Labels that select the caching pods. Kept exactly as the Go puller set them: a DaemonSet's
 /// selector cannot change, and these let kip adopt a DaemonSet the Go version created.
@@ -22,6 +24,10 @@ pub const INIT_CONTAINER_NAME: &str = "copy-sleep";
 /// Pod template annotation whose change rolls every caching pod (a refresh without a gap).
 pub const REFRESH_ANNOTATION: &str = "kip.dev/refresh";
 
+/// DaemonSet annotation recording the digest each cached image resolved to: a JSON object from
+/// container name to `sha256:...`.
+pub const DIGESTS_ANNOTATION: &str = "kip.dev/digests";
+
 /// Facts about the cluster and the moment that the configuration alone does not give.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RenderContext {
@@ -33,6 +39,9 @@ pub struct RenderContext {
     pub owner_uid: Option<String>,
     /// When set, written to the pod template as [`REFRESH_ANNOTATION`].
     pub refresh_token: Option<String>,
+    /// The digests the cached images resolved to, by container name: recorded as
+    /// [`DIGESTS_ANNOTATION`], and with `KIP_PIN_DIGESTS` written into the images.
+    pub digests: BTreeMap<String, String>,
 }
 
 /// YAML for people (`kip render`, golden files). Serializing the Kubernetes types cannot fail

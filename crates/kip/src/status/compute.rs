@@ -85,23 +85,43 @@ fn digest_of(image_id: &str) -> Option<&str> {
     image_id.rsplit_once('@').map(|(_, digest)| digest).or_else(|| image_id.starts_with("sha256:").then_some(image_id))
 }
 
-fn holds(node: &NodeFacts, pod: Option<&PodFacts>, image: &WantedImage, names: &[String]) -> bool {
-    let container_digest =
-        pod.and_then(|p| p.containers.get(&image.name)).and_then(|c| c.image_id.as_deref()).and_then(digest_of);
-    match &image.digest {
+/// `names`: the names a node would report the image under; `digest_suffix`: `@<digest>` when
+/// the digest is known (made once per image, not once per node).
+fn holds(
+    node: &NodeFacts,
+    pods: &[&PodFacts],
+    image: &WantedImage,
+    names: &[String],
+    digest_suffix: Option<&str>,
+) -> bool {
+    let mut container_digests = pods
+        .iter()
+        .filter_map(|p| p.containers.get(&image.name))
+        .filter_map(|c| c.image_id.as_deref())
+        .filter_map(digest_of);
+    match (&image.digest, digest_suffix) {
         // The digest is known: only that content counts.
-        Some(digest) => {
-            container_digest == Some(digest.as_str())
-                || node.image_names.iter().any(|n| n.ends_with(&format!("@{digest}")))
+        (Some(digest), Some(suffix)) => {
+            container_digests.any(|d| d == digest.as_str()) || node.image_names.iter().any(|n| n.ends_with(suffix))
         }
-        None => container_digest.is_some() || names.iter().any(|n| node.image_names.contains(n)),
+        _ => container_digests.next().is_some() || names.iter().any(|n| node.image_names.contains(n)),
     }
 }
 
-pub fn compute(images: &[WantedImage], nodes: &[NodeFacts], pods: &[PodFacts]) -> CacheReport {
-    let mut nodes: Vec<&NodeFacts> = nodes.iter().collect();
+/// Which of `nodes` holds which of `images`: a node holds an image when its `status.images`
+/// lists it, or a caching pod on it runs a container of it that was pulled (with a known
+/// digest, only that digest counts). A node may run several caching pods during a rollout.
+pub fn compute<'a>(
+    images: &[WantedImage],
+    nodes: impl IntoIterator<Item = &'a NodeFacts>,
+    pods: impl IntoIterator<Item = &'a PodFacts>,
+) -> CacheReport {
+    let mut nodes: Vec<&NodeFacts> = nodes.into_iter().collect();
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    let pods: BTreeMap<&str, &PodFacts> = pods.iter().map(|p| (p.node.as_str(), p)).collect();
+    let mut pods_by_node: BTreeMap<&str, Vec<&PodFacts>> = BTreeMap::new();
+    for pod in pods {
+        pods_by_node.entry(pod.node.as_str()).or_default().push(pod);
+    }
     let mut report = CacheReport {
         nodes: nodes.iter().map(|n| n.name.clone()).collect(),
         images: Vec::with_capacity(images.len()),
@@ -110,6 +130,7 @@ pub fn compute(images: &[WantedImage], nodes: &[NodeFacts], pods: &[PodFacts]) -
     let mut missing_per_node: BTreeMap<&str, usize> = BTreeMap::new();
     for image in images {
         let names = names_of(image);
+        let digest_suffix = image.digest.as_ref().map(|digest| format!("@{digest}"));
         let mut entry = ImageCache {
             name: image.name.clone(),
             image: image.image.clone(),
@@ -118,7 +139,8 @@ pub fn compute(images: &[WantedImage], nodes: &[NodeFacts], pods: &[PodFacts]) -
             missing_on: Vec::new(),
         };
         for node in &nodes {
-            if holds(node, pods.get(node.name.as_str()).copied(), image, &names) {
+            let pods = pods_by_node.get(node.name.as_str()).map(Vec::as_slice).unwrap_or_default();
+            if holds(node, pods, image, &names, digest_suffix.as_deref()) {
                 entry.cached_on.push(node.name.clone());
             } else {
                 entry.missing_on.push(node.name.clone());
@@ -197,6 +219,18 @@ mod tests {
         let report = compute(&images, &nodes, &pods);
         assert_eq!(report.images[0].cached_on, vec!["new", "pod-only"]);
         assert_eq!(report.images[0].missing_on, vec!["old"]);
+    }
+
+    #[test]
+    fn during_a_rollout_either_pod_may_hold_the_digest() {
+        let images = [wanted("app", "quay.io/x/app:next", Some(D2))];
+        let nodes = [node("node-1", &[])];
+        let pods = [
+            pod("node-1", &[("app", Some(&format!("quay.io/x/app@{D1}")))]),
+            pod("node-1", &[("app", Some(&format!("quay.io/x/app@{D2}")))]),
+        ];
+        assert!(compute(&images, &nodes, &pods).all_cached());
+        assert!(!compute(&images, &nodes, &pods[..1]).all_cached());
     }
 
     #[test]

@@ -1,78 +1,29 @@
-//! Reading the cache state from the cluster: the live DaemonSet (what is wanted), its pods, and
-//! the nodes it selects. Nodes are read into a slim type holding only names, labels and image
-//! names: a full Node is tens of KiB, mostly fields kip never reads.
+//! Reading the cache state from the cluster once (`kip status`): the live DaemonSet (what is
+//! wanted, and the digests kip recorded on it), its pods, and the nodes it selects, all read
+//! into slim types.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::ListParams;
 use kube::{Api, Client};
-use serde::Deserialize;
 
 use super::compute::{CacheReport, ContainerFacts, NodeFacts, PodFacts, WantedImage, compute};
+pub use super::slim::SlimNode;
+use super::slim::SlimPod;
+use crate::render::DIGESTS_ANNOTATION;
 
-/// A Node with just what cache status needs.
-#[derive(Clone, Debug, Deserialize)]
-pub struct SlimNode {
-    pub metadata: ObjectMeta,
-    #[serde(default)]
-    pub status: Option<SlimNodeStatus>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct SlimNodeStatus {
-    #[serde(default)]
-    pub images: Option<Vec<SlimImage>>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct SlimImage {
-    #[serde(default)]
-    pub names: Option<Vec<String>>,
-}
-
-impl kube::Resource for SlimNode {
-    type DynamicType = ();
-    type Scope = k8s_openapi::ClusterResourceScope;
-
-    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
-        "Node".into()
-    }
-    fn group(_: &()) -> std::borrow::Cow<'_, str> {
-        "".into()
-    }
-    fn version(_: &()) -> std::borrow::Cow<'_, str> {
-        "v1".into()
-    }
-    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
-        "nodes".into()
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
-
-impl SlimNode {
-    pub fn facts(&self) -> NodeFacts {
-        NodeFacts {
-            name: self.metadata.name.clone().unwrap_or_default(),
-            image_names: self
-                .status
-                .iter()
-                .flat_map(|s| s.images.iter().flatten())
-                .flat_map(|i| i.names.iter().flatten().cloned())
-                .collect(),
-        }
-    }
-}
-
-/// The images a DaemonSet caches: its containers, not the init container.
+/// The images a DaemonSet caches (its containers, not the init container), with the digest kip
+/// recorded for each, when it did.
 pub fn wanted_images(daemonset: &DaemonSet) -> Vec<WantedImage> {
+    let digests: BTreeMap<String, String> = daemonset
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DIGESTS_ANNOTATION))
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
     daemonset
         .spec
         .as_ref()
@@ -80,12 +31,17 @@ pub fn wanted_images(daemonset: &DaemonSet) -> Vec<WantedImage> {
         .map(|pod| {
             pod.containers
                 .iter()
-                .map(|c| WantedImage { name: c.name.clone(), image: c.image.clone().unwrap_or_default(), digest: None })
+                .map(|c| WantedImage {
+                    name: c.name.clone(),
+                    image: c.image.clone().unwrap_or_default(),
+                    digest: digests.get(&c.name).cloned(),
+                })
                 .collect()
         })
         .unwrap_or_default()
 }
 
+/// The facts of a full Pod (for callers that hold one already).
 pub fn pod_facts(pod: &Pod) -> Option<PodFacts> {
     let node = pod.spec.as_ref()?.node_name.clone()?;
     let containers = pod
@@ -97,9 +53,9 @@ pub fn pod_facts(pod: &Pod) -> Option<PodFacts> {
     Some(PodFacts { node, containers })
 }
 
-fn selects(node_selector: &BTreeMap<String, String>, node: &SlimNode) -> bool {
-    let labels = node.metadata.labels.clone().unwrap_or_default();
-    node_selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+/// Whether a node's labels match a node selector.
+pub fn selects(node_selector: &BTreeMap<String, String>, labels: Option<&BTreeMap<String, String>>) -> bool {
+    node_selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,14 +81,15 @@ pub async fn fetch(client: &Client, namespace: &str, daemonset: &str) -> Result<
         .and_then(|s| s.selector.match_labels.as_ref())
         .map(|labels| labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
         .unwrap_or_default();
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let uid = ds.metadata.uid.clone().unwrap_or_default();
+    let pods: Api<SlimPod> = Api::namespaced(client.clone(), namespace);
     let pods: Vec<PodFacts> = pods
         .list(&ListParams::default().labels(&selector))
         .await?
         .items
         .iter()
-        .filter(|p| p.metadata.owner_references.iter().flatten().any(|o| Some(&o.uid) == ds.metadata.uid.as_ref()))
-        .filter_map(pod_facts)
+        .filter(|p| p.owned_by(&uid))
+        .filter_map(SlimPod::facts)
         .collect();
     let node_selector = ds
         .spec
@@ -146,7 +103,7 @@ pub async fn fetch(client: &Client, namespace: &str, daemonset: &str) -> Result<
         .await?
         .items
         .iter()
-        .filter(|n| selects(&node_selector, n) || pods.iter().any(|p| Some(&p.node) == n.metadata.name.as_ref()))
+        .filter(|n| selects(&node_selector, n.metadata.labels.as_ref()) || pods.iter().any(|p| p.node == n.name()))
         .map(SlimNode::facts)
         .collect();
     Ok(compute(&wanted_images(&ds), &nodes, &pods))
@@ -158,22 +115,31 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn slim_node_keeps_names_and_drops_the_rest() {
-        let node: SlimNode = serde_json::from_value(json!({
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": "node-1", "labels": {"a": "b"}},
-            "spec": {"podCIDR": "10.0.0.0/24"},
-            "status": {"capacity": {"cpu": "4"}, "images": [
-                {"names": ["docker.io/library/nginx@sha256:ab", "docker.io/library/nginx:1.25"], "sizeBytes": 1},
-                {"sizeBytes": 2}
-            ]}
+    fn node_selectors_match_labels() {
+        let labels = BTreeMap::from([("a".to_string(), "b".to_string())]);
+        assert!(selects(&BTreeMap::new(), None));
+        assert!(selects(&BTreeMap::from([("a".into(), "b".into())]), Some(&labels)));
+        assert!(!selects(&BTreeMap::from([("a".into(), "c".into())]), Some(&labels)));
+        assert!(!selects(&BTreeMap::from([("a".into(), "b".into())]), None));
+    }
+
+    #[test]
+    fn wanted_images_carry_the_recorded_digests() {
+        let ds: DaemonSet = serde_json::from_value(json!({
+            "metadata": {"name": "ds", "annotations": {DIGESTS_ANNOTATION: "{\"a\":\"sha256:1\"}"}},
+            "spec": {"selector": {}, "template": {"spec": {
+                "initContainers": [{"name": "copy-sleep", "image": "kip"}],
+                "containers": [{"name": "a", "image": "reg.io/a:1@sha256:1"}, {"name": "b", "image": "reg.io/b:1"}]
+            }}}
         }))
-        .expect("node");
-        let facts = node.facts();
-        assert_eq!(facts.name, "node-1");
-        assert_eq!(facts.image_names.len(), 2);
-        assert!(facts.image_names.contains("docker.io/library/nginx:1.25"));
-        assert!(selects(&BTreeMap::from([("a".into(), "b".into())]), &node));
-        assert!(!selects(&BTreeMap::from([("a".into(), "c".into())]), &node));
+        .expect("daemonset");
+        let wanted = wanted_images(&ds);
+        assert_eq!(
+            wanted,
+            [
+                WantedImage { name: "a".into(), image: "reg.io/a:1@sha256:1".into(), digest: Some("sha256:1".into()) },
+                WantedImage { name: "b".into(), image: "reg.io/b:1".into(), digest: None },
+            ]
+        );
     }
 }

@@ -39,6 +39,22 @@ pub struct NodeStateLabels {
     pub state: NodeState,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CategoryLabels {
+    /// A registry error category: a small fixed set.
+    pub category: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ImageLabels {
+    /// The image's container name, from the configuration.
+    pub image: String,
+}
+
+/// The label set of a metric without labels that is absent until first set (a plain gauge is
+/// always exported, as 0, which would claim a fact kip does not know).
+pub type Unlabelled = [(&'static str, &'static str); 0];
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
@@ -50,6 +66,11 @@ pub struct Metrics {
     pub last_refresh: Gauge<f64, AtomicU64>,
     pub refreshes: Counter,
     pub leader: Gauge,
+    pub registry_requests: Counter,
+    pub registry_errors: Family<CategoryLabels, Counter>,
+    pub image_nodes_cached: Family<ImageLabels, Gauge>,
+    pub nodes_selected: Family<Unlabelled, Gauge>,
+    pub nodes_fully_cached: Family<Unlabelled, Gauge>,
 }
 
 impl Default for Metrics {
@@ -93,6 +114,28 @@ impl Metrics {
         registry.register("refreshes", "Refreshes (rolling restarts) started", refreshes.clone());
         let leader = Gauge::default();
         registry.register("leader", "1 while this replica holds the leader lease", leader.clone());
+        let registry_requests = Counter::default();
+        registry.register(
+            "registry_requests",
+            "Requests sent to image registries to resolve digests (manifests and tokens)",
+            registry_requests.clone(),
+        );
+        let registry_errors = Family::<CategoryLabels, Counter>::default();
+        registry.register(
+            "registry_errors",
+            "Images whose digest could not be resolved, per attempt, by error category",
+            registry_errors.clone(),
+        );
+        let image_nodes_cached = Family::<ImageLabels, Gauge>::default();
+        registry.register(
+            "image_nodes_cached",
+            "Selected nodes holding the image (its resolved digest, when known), by container name",
+            image_nodes_cached.clone(),
+        );
+        let nodes_selected = Family::<Unlabelled, Gauge>::default();
+        registry.register("nodes_selected", "Nodes the caching DaemonSet selects", nodes_selected.clone());
+        let nodes_fully_cached = Family::<Unlabelled, Gauge>::default();
+        registry.register("nodes_fully_cached", "Selected nodes holding every image", nodes_fully_cached.clone());
         Metrics {
             registry: Arc::new(registry),
             reconciles,
@@ -103,7 +146,35 @@ impl Metrics {
             last_refresh,
             refreshes,
             leader,
+            registry_requests,
+            registry_errors,
+            image_nodes_cached,
+            nodes_selected,
+            nodes_fully_cached,
         }
+    }
+
+    /// The cache status: selected nodes, fully cached nodes, and nodes per image (images no
+    /// longer listed lose their series).
+    pub fn set_cache_status(&self, selected: usize, fully_cached: usize, per_image: &[(String, usize)]) {
+        self.nodes_selected.get_or_create(&[]).set(i64::try_from(selected).unwrap_or(i64::MAX));
+        self.nodes_fully_cached.get_or_create(&[]).set(i64::try_from(fully_cached).unwrap_or(i64::MAX));
+        self.image_nodes_cached.clear();
+        for (image, nodes) in per_image {
+            let labels = ImageLabels { image: image.clone() };
+            self.image_nodes_cached.get_or_create(&labels).set(i64::try_from(*nodes).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// No cache status is known (nodes cannot be read, or this replica does not lead).
+    pub fn clear_cache_status(&self) {
+        self.nodes_selected.clear();
+        self.nodes_fully_cached.clear();
+        self.image_nodes_cached.clear();
+    }
+
+    pub fn count_registry_error(&self, category: &'static str) {
+        self.registry_errors.get_or_create(&CategoryLabels { category }).inc();
     }
 
     /// Starts timing a reconciliation; the duration is recorded when the guard drops.
@@ -162,5 +233,30 @@ mod tests {
         assert!(text.contains("kip_images_configured 5"), "{text}");
         assert!(text.contains("kip_reconcile_duration_seconds_count 1"), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn cache_status_is_absent_until_known() {
+        let metrics = Metrics::new();
+        let absent = metrics.encode();
+        assert!(!absent.lines().any(|l| l.starts_with("kip_nodes_selected ")), "{absent}");
+        metrics.set_cache_status(3, 1, &[("theia".into(), 2), ("java".into(), 1)]);
+        metrics.count_registry_error("unauthorized");
+        metrics.registry_requests.inc_by(4);
+        let text = metrics.encode();
+        for line in [
+            "kip_nodes_selected 3",
+            "kip_nodes_fully_cached 1",
+            "kip_image_nodes_cached{image=\"theia\"} 2",
+            "kip_image_nodes_cached{image=\"java\"} 1",
+            "kip_registry_errors_total{category=\"unauthorized\"} 1",
+            "kip_registry_requests_total 4",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in:\n{text}");
+        }
+        metrics.set_cache_status(3, 3, &[("theia".into(), 3)]);
+        assert!(!metrics.encode().contains("image=\"java\""), "a removed image loses its series");
+        metrics.clear_cache_status();
+        assert!(!metrics.encode().lines().any(|l| l.starts_with("kip_nodes_selected ")));
     }
 }

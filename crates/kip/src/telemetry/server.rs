@@ -19,6 +19,15 @@ struct Endpoints {
 }
 
 pub fn router(health: Health, metrics: Metrics) -> Router {
+    router_with(health, metrics, Router::new())
+}
+
+/// [`router`] plus the caller's own routes (the puller's `POST /refresh`).
+pub fn router_with(health: Health, metrics: Metrics, extra: Router) -> Router {
+    extra.merge(common_routes(health, metrics))
+}
+
+fn common_routes(health: Health, metrics: Metrics) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/livez", get(|| async { "ok" }))
@@ -45,9 +54,17 @@ pub async fn serve(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    serve_with(addr, router(health, metrics), shutdown).await
+}
+
+/// Serves `app` (see [`router_with`]) until `shutdown` fires.
+pub async fn serve_with(
+    addr: SocketAddr,
+    app: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let app = router(health, metrics);
     let task = tokio::spawn(async move {
         axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
     });

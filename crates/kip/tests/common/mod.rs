@@ -51,6 +51,31 @@ pub async fn prepare(client: &Client) -> Deployment {
     deployments.create(&PostParams::default(), &deployment).await.expect("create deployment")
 }
 
+/// The images the tests cache, on the simulator's own registry (which kip reaches over plain
+/// HTTP), so that digest lookups stay on this machine.
+pub fn sim_images(sim: &Sim) -> String {
+    let host = sim.registry_host();
+    format!("java={host}/eclipse/che-java11-maven:next;theia={host}/eclipse/che-theia:next")
+}
+
+/// [`vars`] with [`sim_images`] and the simulator's registry marked insecure.
+pub fn vars_on(sim: &Sim, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let images = sim_images(sim);
+    let host = sim.registry_host();
+    let mut all = vec![("IMAGES", images.as_str()), ("KIP_INSECURE_REGISTRIES", host.as_str())];
+    all.extend_from_slice(extra);
+    vars(&all)
+}
+
+/// A simulator whose cluster runs `time_scale` times faster than real time.
+pub fn start_cluster(nodes: Vec<kip_sim::cluster::node::NodeSpec>, time_scale: f64) -> Sim {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,kip=info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    let mut cluster = kip_sim::cluster::ClusterConfig::with_nodes(0).time_scale(time_scale);
+    cluster.nodes = nodes;
+    Sim::start(SimOptions { cluster: Some(cluster), ..SimOptions::default() }).expect("start kip-sim")
+}
+
 pub fn vars(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut vars: BTreeMap<String, String> = [
         ("IMAGES", IMAGES),
@@ -125,8 +150,17 @@ impl Puller {
 
 /// A plain HTTP/1.0 GET (status, body); (0, "") when nothing answers.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_request(addr, "GET", path).await
+}
+
+/// A plain HTTP/1.0 POST without body (status, body).
+pub async fn http_post(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_request(addr, "POST", path).await
+}
+
+async fn http_request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
     let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else { return (0, String::new()) };
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    let request = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n");
     if stream.write_all(request.as_bytes()).await.is_err() {
         return (0, String::new());
     }
@@ -173,4 +207,55 @@ pub fn container_images(ds: &DaemonSet) -> Vec<(String, String)> {
 
 pub fn template_annotation(ds: &DaemonSet, key: &str) -> Option<String> {
     ds.spec.as_ref()?.template.metadata.as_ref()?.annotations.as_ref()?.get(key).cloned()
+}
+
+/// The digests kip recorded on the DaemonSet, by container name.
+pub fn recorded_digests(ds: &DaemonSet) -> BTreeMap<String, String> {
+    ds.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("kip.dev/digests"))
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default()
+}
+
+/// The value of the metric line that starts with `series` exactly (name and labels), e.g.
+/// `kip_image_nodes_cached{image="theia"}`.
+pub async fn metric_series(puller: &Puller, series: &str) -> Option<f64> {
+    let (_, text) = puller.get("/metrics").await;
+    text.lines()
+        .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// The caching pods that are not being deleted.
+pub async fn caching_pods(client: &Client) -> Vec<k8s_openapi::api::core::v1::Pod> {
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let params = kube::api::ListParams::default().labels("app.kubernetes.io/name=image-puller");
+    pods.list(&params)
+        .await
+        .map(|list| list.items.into_iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect())
+        .unwrap_or_default()
+}
+
+/// The DaemonSet once its current generation runs ready on every node it selects.
+pub async fn rolled_out(client: &Client) -> Option<DaemonSet> {
+    let ds = daemonset(client).await?;
+    let status = ds.status.as_ref()?;
+    let current = status.observed_generation == ds.metadata.generation;
+    let desired = status.desired_number_scheduled;
+    let done = desired > 0
+        && status.updated_number_scheduled == Some(desired)
+        && status.number_ready == desired
+        && status.number_available == Some(desired);
+    (current && done && caching_pods(client).await.len() == desired as usize).then_some(ds)
+}
+
+/// Events of `reason` in the namespace (events.k8s.io/v1, as kip records them).
+pub async fn events(client: &Client, reason: &str) -> Vec<k8s_openapi::api::events::v1::Event> {
+    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), NAMESPACE);
+    api.list(&Default::default())
+        .await
+        .map(|list| list.items.into_iter().filter(|e| e.reason.as_deref() == Some(reason)).collect())
+        .unwrap_or_default()
 }

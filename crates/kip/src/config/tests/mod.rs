@@ -1,6 +1,7 @@
 //! Tests of configuration parsing, validation and the report: shared assertions here, one file
 //! per concern.
 
+mod cache;
 mod images;
 mod json;
 mod reference;
@@ -8,7 +9,7 @@ mod report;
 mod scalars;
 mod scheduling;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 

@@ -111,7 +111,12 @@ fn a_reservation_too_large_to_count_is_none() {
 
 #[test]
 fn the_summary_of_a_valid_configuration() {
-    let config = valid(&[("IMAGES", "a=a;b=b;c=c;d=d;e=e"), ("CACHING_INTERVAL_HOURS", "6"), ("IMAGE", "x")]);
+    let config = valid(&[
+        ("IMAGES", "a=a;b=b;c=c;d=d;e=e"),
+        ("CACHING_INTERVAL_HOURS", "6"),
+        ("IMAGE", "x"),
+        ("KIP_REFRESH_POLICY", "always"),
+    ]);
     assert_eq!(
         config.summary(Some(20)),
         "valid configuration: 5 images to cache, mode containers, refreshed every 6 hours\n\
@@ -122,10 +127,11 @@ fn the_summary_of_a_valid_configuration() {
          warning: IMAGE: kip does not read this variable; did you mean IMAGES? Accepted: IMAGES (variable names are \
          case-sensitive)"
     );
-    let one = valid(&[("KIP_MAX_UNAVAILABLE", "1")]).summary(None);
+    let one = valid(&[("KIP_MAX_UNAVAILABLE", "1"), ("KIP_PIN_DIGESTS", "true")]).summary(None);
     assert_eq!(
         one,
-        "valid configuration: 1 image to cache, mode containers, refreshed every hour\n\
+        "valid configuration: 1 image to cache, pinned by digest, mode containers, refreshed when a digest changes \
+         (checked every hour)\n\
          DaemonSet k8s-image-puller/kubernetes-image-puller (owner Deployment kubernetes-image-puller), at most 1 node \
          refreshing at once\n\
          per node: CPU 50m requested, 200m limit; memory 10Mi requested, 20Mi limit"

@@ -1,6 +1,7 @@
 //! Tests of the rendered DaemonSet: golden files, the Pod Security "restricted" profile, and
 //! the rules kip's compatibility rests on.
 
+mod digests;
 mod golden;
 mod restricted;
 
@@ -23,7 +24,7 @@ fn config(extra: &[(&str, &str)]) -> Config {
 }
 
 fn plain() -> RenderContext {
-    RenderContext { openshift: false, owner_uid: Some(OWNER_UID.to_string()), refresh_token: None }
+    RenderContext { openshift: false, owner_uid: Some(OWNER_UID.to_string()), ..RenderContext::default() }
 }
 
 fn pod_spec(daemonset: &DaemonSet) -> &PodSpec {
