@@ -48,6 +48,8 @@ pub fn start_cri_sim(runtime: &RealRuntime) -> Sim {
 pub struct Pushed {
     pub kip_image: String,
     pub kip_sleep: Vec<u8>,
+    /// The registries, which speak plain HTTP: `KIP_INSECURE_REGISTRIES`.
+    pub insecure_registries: String,
     /// (container name, reference, repository, manifest digest)
     pub cached: Vec<(String, String, String, String)>,
 }
@@ -68,7 +70,12 @@ pub async fn push_images(runtime: &RealRuntime) -> Pushed {
     .into_iter()
     .map(|(name, host, repo, digest)| (name.to_string(), format!("{host}/{repo}:1"), format!("{host}/{repo}"), digest))
     .collect();
-    Pushed { kip_image: format!("{}/kip-dev/kip:e2e", runtime.registry()), kip_sleep, cached }
+    Pushed {
+        kip_image: format!("{}/kip-dev/kip:e2e", runtime.registry()),
+        kip_sleep,
+        insecure_registries: format!("{};{}", runtime.registry(), runtime.auth_registry()),
+        cached,
+    }
 }
 
 /// kip's namespace, its pull secret for the auth registry, and its own Deployment (owner of
@@ -102,14 +109,15 @@ pub fn puller_vars(pushed: &Pushed, extra: &[(&str, &str)]) -> BTreeMap<String, 
         ("IMAGES", images.join(";")),
         ("KIP_IMAGE", pushed.kip_image.clone()),
         ("IMAGE_PULL_SECRETS", PULL_SECRET.to_string()),
+        ("KIP_INSECURE_REGISTRIES", pushed.insecure_registries.clone()),
     ];
     all.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
     vars(&pairs)
 }
 
-/// The caching pods (the DaemonSet's), with their statuses.
-pub async fn caching_pods(client: &Client) -> Vec<Pod> {
+/// The caching pods (the DaemonSet's), terminating ones included, with their statuses.
+pub async fn every_caching_pod(client: &Client) -> Vec<Pod> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
     pods.list(&ListParams::default().labels(POD_SELECTOR)).await.map(|l| l.items).unwrap_or_default()
 }
@@ -140,7 +148,7 @@ pub async fn wait_cached(client: &Client) -> Pod {
     eventually("the DaemonSet's pod to be Ready on the node", WAIT, || async {
         let ds = daemonset(client).await?;
         let status = ds.status?;
-        let pods = caching_pods(client).await;
+        let pods = every_caching_pod(client).await;
         let ready = status.desired_number_scheduled == 1 && status.number_ready == 1;
         (ready && pods.len() == 1 && is_ready(&pods[0])).then(|| pods[0].clone())
     })
