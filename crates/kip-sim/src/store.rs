@@ -336,8 +336,11 @@ impl Store {
         if same_ignoring_managed_fields(&current, &next) {
             return Ok(current);
         }
-        // The last finalizer of a terminating object is gone: the object goes with it.
-        if is_terminating(&next) && !strategy::holds_deletion(gr, &next) {
+        // The last finalizer of a terminating object is gone: the object goes with it, unless
+        // its grace period runs (a pod its kubelet is stopping, whose status it still writes).
+        let grace_running =
+            current.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) > 0;
+        if is_terminating(&next) && !strategy::holds_deletion(gr, &next) && !grace_running {
             let rv = next_rv(&mut inner);
             set_meta(&mut next, "resourceVersion", json!(rv.to_string()));
             let gone = Arc::new(next);

@@ -48,7 +48,7 @@ fn locked_down(name: &str, image: &str, volume: &Path) -> ContainerSpec {
         mounts: vec![HostMount { host_path: volume.to_path_buf(), container_path: "/kip".into(), read_only: false }],
         supplemental_groups: vec![NONROOT],
         read_only_root_fs: true,
-        drop_all_capabilities: true,
+        drop_capabilities: vec!["ALL".into()],
         no_new_privileges: true,
         seccomp: SeccompProfile::RuntimeDefault,
         resources: Resources {

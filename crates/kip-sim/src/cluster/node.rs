@@ -3,9 +3,12 @@
 //! conditions and `spec.unschedulable`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::Taint;
 use serde_json::{Value, json};
+
+use crate::kubelet::cri_runtime::CriNodeConfig;
 
 pub const TAINT_NOT_READY: &str = "node.kubernetes.io/not-ready";
 pub const TAINT_UNREACHABLE: &str = "node.kubernetes.io/unreachable";
@@ -41,6 +44,19 @@ pub struct NodeSpec {
     pub bandwidth_bytes_per_sec: u64,
     /// Size of the image filesystem; image garbage collection thresholds are relative to it.
     pub image_disk_bytes: u64,
+    /// What runs the node's containers.
+    pub runtime: NodeRuntime,
+}
+
+/// The container runtime of a node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum NodeRuntime {
+    /// Simulated images and containers, in simulated time (bandwidth, sizes, command lines).
+    #[default]
+    Simulated,
+    /// A real CRI runtime (containerd) on a unix socket: real pulls and real containers, in
+    /// real time. Give each such node a runtime of its own.
+    Cri(CriNodeConfig),
 }
 
 impl NodeSpec {
@@ -58,6 +74,7 @@ impl NodeSpec {
             ephemeral_storage: "100Gi".into(),
             bandwidth_bytes_per_sec: 100 * MIB,
             image_disk_bytes: 100 * GIB,
+            runtime: NodeRuntime::Simulated,
         }
     }
 
@@ -78,6 +95,13 @@ impl NodeSpec {
 
     pub fn with_image_disk(mut self, bytes: u64) -> Self {
         self.image_disk_bytes = bytes;
+        self
+    }
+
+    /// Runs the node's containers in the CRI runtime at `socket`, with pod directories under
+    /// `root_dir`.
+    pub fn with_cri_runtime(mut self, socket: impl Into<PathBuf>, root_dir: impl Into<PathBuf>) -> Self {
+        self.runtime = NodeRuntime::Cri(CriNodeConfig::new(socket, root_dir));
         self
     }
 

@@ -123,6 +123,7 @@ cri_methods! {
     RUN_POD_SANDBOX = "RuntimeService" / "RunPodSandbox";
     STOP_POD_SANDBOX = "RuntimeService" / "StopPodSandbox";
     REMOVE_POD_SANDBOX = "RuntimeService" / "RemovePodSandbox";
+    LIST_POD_SANDBOX = "RuntimeService" / "ListPodSandbox";
     CREATE_CONTAINER = "RuntimeService" / "CreateContainer";
     START_CONTAINER = "RuntimeService" / "StartContainer";
     STOP_CONTAINER = "RuntimeService" / "StopContainer";

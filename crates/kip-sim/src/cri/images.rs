@@ -56,6 +56,10 @@ pub struct ImageInfo {
     pub repo_digests: Vec<String>,
     /// Bytes, as the runtime counts them (containerd: compressed layers plus config and manifest).
     pub size: u64,
+    /// The numeric user the image's config runs as, when it names one (no user means 0).
+    pub uid: Option<i64>,
+    /// The image's user when it is a name rather than a number.
+    pub username: String,
 }
 
 impl ImageInfo {
@@ -87,6 +91,8 @@ impl ImageInfo {
             repo_tags: image.repo_tags,
             repo_digests: image.repo_digests,
             size: image.size,
+            uid: image.uid.map(|uid| uid.value),
+            username: image.username,
         }
     }
 }
@@ -175,6 +181,8 @@ mod tests {
             repo_tags: vec!["127.0.0.1:5000/kip/data:1".into()],
             repo_digests: vec!["127.0.0.1:5000/kip/data@sha256:aa".into(), "127.0.0.1:5000/kip/other@sha256:bb".into()],
             size: 10,
+            uid: None,
+            username: String::new(),
         }
     }
 

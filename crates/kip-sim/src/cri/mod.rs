@@ -15,10 +15,12 @@ pub mod oci;
 pub mod pods;
 pub mod proto;
 pub mod push;
+pub mod sandboxes;
 pub mod spec;
 
 pub use client::{CriClient, RuntimeVersion};
 pub use error::CriError;
 pub use images::{ImageFsUsage, ImageInfo, ImageRef, RegistryAuth};
 pub use pods::{ContainerFilter, ContainerId, ContainerInfo, ContainerPhase, ContainerSummary, Sandbox, SandboxId};
+pub use sandboxes::{SandboxFilter, SandboxState, SandboxSummary};
 pub use spec::{ContainerSpec, HostMount, Resources, SandboxSpec, SeccompProfile};

@@ -71,8 +71,11 @@ pub struct ContainerSpec {
     /// Extra groups of the process; a pod's `fsGroup` goes here.
     pub supplemental_groups: Vec<i64>,
     pub read_only_root_fs: bool,
-    /// `capabilities.drop: [ALL]`.
-    pub drop_all_capabilities: bool,
+    /// `capabilities.add`, as written (`NET_ADMIN`; the runtime adds the `CAP_` prefix).
+    pub add_capabilities: Vec<String>,
+    /// `capabilities.drop`, as written (`ALL` drops every capability).
+    pub drop_capabilities: Vec<String>,
+    pub privileged: bool,
     /// `allowPrivilegeEscalation: false`.
     pub no_new_privileges: bool,
     pub seccomp: SeccompProfile,
@@ -146,10 +149,13 @@ fn linux_resources(resources: &Resources) -> proto::LinuxContainerResources {
 
 pub(crate) fn container_config(sandbox: &SandboxSpec, spec: &ContainerSpec) -> proto::ContainerConfig {
     let security = proto::LinuxContainerSecurityContext {
-        capabilities: spec
-            .drop_all_capabilities
-            .then(|| proto::Capability { add_capabilities: vec![], drop_capabilities: vec!["ALL".into()] }),
-        privileged: false,
+        capabilities: (!spec.add_capabilities.is_empty() || !spec.drop_capabilities.is_empty()).then(|| {
+            proto::Capability {
+                add_capabilities: spec.add_capabilities.clone(),
+                drop_capabilities: spec.drop_capabilities.clone(),
+            }
+        }),
+        privileged: spec.privileged,
         namespace_options: host_network_namespaces(),
         run_as_user: spec.run_as_user.map(|value| proto::Int64Value { value }),
         readonly_rootfs: spec.read_only_root_fs,
@@ -238,7 +244,7 @@ mod tests {
             run_as_group: Some(65532),
             supplemental_groups: vec![65532],
             read_only_root_fs: true,
-            drop_all_capabilities: true,
+            drop_capabilities: vec!["ALL".into()],
             no_new_privileges: true,
             ..Default::default()
         };
@@ -256,7 +262,9 @@ mod tests {
         assert_eq!(context.run_as_group, Some(proto::Int64Value { value: 65532 }));
         assert_eq!(context.supplemental_groups, [65532]);
         assert!(context.readonly_rootfs && context.no_new_privs && !context.privileged);
-        assert_eq!(context.capabilities.unwrap().drop_capabilities, ["ALL"]);
+        let capabilities = context.capabilities.unwrap();
+        assert!(capabilities.add_capabilities.is_empty());
+        assert_eq!(capabilities.drop_capabilities, ["ALL"]);
         assert_eq!(context.namespace_options.unwrap().network, NamespaceMode::Node as i32);
     }
 

@@ -9,10 +9,12 @@
 //! readiness), no Lease objects are renewed, and `lastHeartbeatTime` moves only with a write.
 
 mod backoff;
+pub mod cri_runtime;
 pub mod images;
 mod node;
 pub mod pod_spec;
 pub mod pod_state;
+pub mod pull_secrets;
 pub mod runtime;
 pub mod sim_runtime;
 mod status_writer;
@@ -29,13 +31,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::node::{NodeAgent, PodHandle};
 use self::pod_spec::PodSpecModel;
+use self::runtime::PodSandboxConfig;
 use self::status_writer::StatusQueue;
 use crate::cluster::catalog::ImageCatalog;
 use crate::cluster::clock::SimClock;
 use crate::cluster::counters::Counters;
 use crate::cluster::node::NodeSpec;
 use crate::controllers::{NODES, PODS};
-use crate::store::{EventType, ObjectKey, Store, WatchEvent, is_terminating};
+use crate::store::{EventType, ObjectKey, Part, Store, WatchEvent, is_terminating};
 
 /// How the simulated kubelets behave. Durations are simulated time unless noted.
 #[derive(Clone, Debug)]
@@ -140,6 +143,19 @@ impl Kubelets {
         let agent = Arc::new(NodeAgent::new(self, spec, index));
         if let Some(old) = self.nodes.write().insert(spec.name.clone(), agent.clone()) {
             old.shutdown.cancel();
+        }
+        if agent.runtime.runs_containers() {
+            // A real runtime may hold images already: the node reports them from the start,
+            // and the runtime's own version.
+            self.status.node_changed(&agent);
+            let (store, runtime, name) = (self.store.clone(), agent.runtime.clone(), spec.name.clone());
+            tokio::spawn(async move {
+                let Some(version) = runtime.runtime_version().await else { return };
+                let _ = store.modify(&NODES, &ObjectKey::cluster(&name), Part::Status, |node| {
+                    node["status"]["nodeInfo"]["containerRuntimeVersion"] = Value::String(version);
+                    Ok(())
+                });
+            });
         }
     }
 
@@ -263,6 +279,7 @@ impl Kubelets {
                     return;
                 }
                 let spec = PodSpecModel::parse(pod);
+                let sandbox = agent.runtime.runs_containers().then(|| Arc::new(PodSandboxConfig::from_pod(pod)));
                 let handle = Arc::new(PodHandle::new(pod, &spec, &agent));
                 {
                     // A relist may race the watch for the same new pod: one worker only.
@@ -277,7 +294,7 @@ impl Kubelets {
                         pod.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0),
                     );
                 }
-                tokio::spawn(worker::run(self.clone(), agent, handle, spec));
+                tokio::spawn(worker::run(self.clone(), agent, handle, spec, sandbox));
             }
         }
     }

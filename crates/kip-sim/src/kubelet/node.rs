@@ -10,13 +10,14 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Kubelets;
+use super::cri_runtime::CriRuntime;
 use super::images::ImageUsage;
 use super::pod_spec::PodSpecModel;
 use super::pod_state::PodState;
 use super::runtime::ContainerRuntime;
 use super::sim_runtime::{SimRuntime, SimTimings};
 use crate::cluster::counters::NodeCounters;
-use crate::cluster::node::{NodeSpec, node_ip, pod_network_prefix};
+use crate::cluster::node::{NodeRuntime, NodeSpec, node_ip, pod_network_prefix};
 use crate::store::ObjectKey;
 
 /// One node's kubelet.
@@ -46,20 +47,23 @@ impl NodeAgent {
         let config = &kubelets.config;
         let timings =
             SimTimings { start: config.container_start, stop: config.container_stop, short_run: config.short_run };
-        let runtime = SimRuntime::new(
-            &spec.name,
-            kubelets.catalog.clone(),
-            kubelets.clock.clone(),
-            counters.clone(),
-            spec.bandwidth_bytes_per_sec,
-            timings,
-        );
+        let runtime: Arc<dyn ContainerRuntime> = match &spec.runtime {
+            NodeRuntime::Simulated => Arc::new(SimRuntime::new(
+                &spec.name,
+                kubelets.catalog.clone(),
+                kubelets.clock.clone(),
+                counters.clone(),
+                spec.bandwidth_bytes_per_sec,
+                timings,
+            )),
+            NodeRuntime::Cri(config) => Arc::new(CriRuntime::new(&spec.name, config.clone())),
+        };
         NodeAgent {
             name: spec.name.clone(),
             ip: node_ip(index),
             pod_network: pod_network_prefix(index),
             next_pod_ip: AtomicU32::new(0),
-            runtime: Arc::new(runtime),
+            runtime,
             pull_lock: tokio::sync::Mutex::new(()),
             ready: watch::Sender::new(spec.ready),
             pods: RwLock::new(HashMap::new()),

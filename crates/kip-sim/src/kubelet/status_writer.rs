@@ -145,18 +145,7 @@ impl Writer {
                     self.last.remove(&TargetKey::Pod(pod.uid.clone()));
                     return;
                 }
-                let status = pod.state.lock().render();
-                let uid = pod.uid.clone();
-                let written = self.store.modify(&PODS, &pod.key, Part::Status, move |obj| {
-                    if meta_str(obj, "uid") != Some(uid.as_str()) {
-                        return Err(ApiError::new(409, "Conflict", "the pod was replaced"));
-                    }
-                    obj["status"] = status;
-                    Ok(())
-                });
-                if written.is_ok() {
-                    pod.counters.pod_status_write();
-                }
+                write_pod_status(&self.store, &pod);
             }
             Target::Node(node) => {
                 node.status_queued.store(false, Ordering::Release);
@@ -175,4 +164,21 @@ impl Writer {
             }
         }
     }
+}
+
+/// Writes the pod's status as it is now, at once; false when the pod is gone or replaced.
+pub(super) fn write_pod_status(store: &Store, pod: &PodHandle) -> bool {
+    let status = pod.state.lock().render();
+    let uid = pod.uid.clone();
+    let written = store.modify(&PODS, &pod.key, Part::Status, move |obj| {
+        if meta_str(obj, "uid") != Some(uid.as_str()) {
+            return Err(ApiError::new(409, "Conflict", "the pod was replaced"));
+        }
+        obj["status"] = status;
+        Ok(())
+    });
+    if written.is_ok() {
+        pod.counters.pod_status_write();
+    }
+    written.is_ok()
 }

@@ -183,6 +183,12 @@ fn bound_pods_wait_for_the_kubelet() {
         panic!("a bound pod is deleted gracefully")
     };
     assert_eq!(p["metadata"]["deletionGracePeriodSeconds"], 5);
+    let final_status = store.modify(&pods, &key, Part::Status, |o| {
+        o["status"] =
+            json!({"phase": "Running", "containerStatuses": [{"name": "c", "state": {"terminated": {"exitCode": 0}}}]});
+        Ok(())
+    });
+    assert!(final_status.is_ok() && store.get(&pods, &key).is_some(), "a write within the grace period is no deletion");
     let now = DeleteOptions { grace_period_seconds: Some(0), ..Default::default() };
     assert!(matches!(store.delete(&pods, &key, &now).expect("force"), Deleted::Gone(_)));
 }

@@ -5,9 +5,11 @@
 
 mod images;
 mod pods;
+mod sandboxes;
 
 pub use images::*;
 pub use pods::*;
+pub use sandboxes::*;
 
 /// `runtime.v1.VersionRequest`.
 #[derive(Clone, PartialEq, prost::Message)]

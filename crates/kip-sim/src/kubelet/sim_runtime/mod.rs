@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use self::behaviour::{RunPlan, plan};
-use super::runtime::{ContainerConfig, ContainerExit, ContainerRuntime, ImageInfo, RuntimeError};
+use super::runtime::{ContainerConfig, ContainerExit, ContainerRuntime, ImageInfo, RegistryAuth, RuntimeError};
 use crate::cluster::catalog::{ImageCatalog, ImageRef, RegistryError};
 use crate::cluster::clock::SimClock;
 use crate::cluster::counters::NodeCounters;
@@ -121,7 +121,13 @@ impl SimRuntime {
 }
 
 impl ContainerRuntime for SimRuntime {
-    fn pull_image<'a>(&'a self, image: &'a str) -> BoxFuture<'a, Result<ImageInfo, RuntimeError>> {
+    /// The simulated registry decides access by reference alone (see the catalog's faults):
+    /// credentials are not checked.
+    fn pull_image<'a>(
+        &'a self,
+        image: &'a str,
+        _credentials: &'a [RegistryAuth],
+    ) -> BoxFuture<'a, Result<ImageInfo, RuntimeError>> {
         self.pull(image).boxed()
     }
 
@@ -160,14 +166,20 @@ impl ContainerRuntime for SimRuntime {
         .boxed()
     }
 
-    fn stop_container<'a>(&'a self, container_id: &'a str, grace: Duration) -> BoxFuture<'a, Result<(), RuntimeError>> {
+    /// A simulated container always honours SIGTERM: it exits 0 within the grace period, or is
+    /// killed (137) when there is none.
+    fn stop_container<'a>(
+        &'a self,
+        container_id: &'a str,
+        grace: Duration,
+    ) -> BoxFuture<'a, Result<ContainerExit, RuntimeError>> {
         async move {
             if !self.containers.lock().contains_key(container_id) {
                 return Err(RuntimeError::NoSuchContainer(container_id.to_string()));
             }
             self.clock.sleep(self.timings.stop.min(grace)).await;
             self.containers.lock().remove(container_id);
-            Ok(())
+            Ok(ContainerExit::with_code(if grace.is_zero() { 137 } else { 0 }))
         }
         .boxed()
     }

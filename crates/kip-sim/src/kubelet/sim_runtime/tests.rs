@@ -12,15 +12,15 @@ async fn pulls_download_only_new_content() {
     let counters = Counters::default();
     let rt = runtime(catalog.clone(), &counters);
     catalog.publish_image("app:1", "aaaa", 100);
-    let first = rt.pull_image("app:1").await.expect("pull");
+    let first = rt.pull_image("app:1", &[]).await.expect("pull");
     assert_eq!(first.id, "docker.io/library/app@sha256:aaaa");
     assert_eq!(first.tags, vec!["docker.io/library/app:1".to_string()]);
-    rt.pull_image("app:1").await.expect("pull again");
+    rt.pull_image("app:1", &[]).await.expect("pull again");
     let c = counters.total();
     assert_eq!((c.manifest_requests, c.pulls, c.bytes_pulled), (2, 1, 100), "same digest: no second download");
 
     catalog.publish_image("app:1", "bbbb", 200);
-    let moved = rt.pull_image("app:1").await.expect("new content");
+    let moved = rt.pull_image("app:1", &[]).await.expect("new content");
     assert_eq!(moved.id, "docker.io/library/app@sha256:bbbb");
     let c = counters.total();
     assert_eq!((c.manifest_requests, c.pulls, c.bytes_pulled), (3, 2, 300));
@@ -38,12 +38,12 @@ async fn registry_faults_become_cri_errors() {
     let rt = runtime(catalog.clone(), &counters);
     catalog.set_image_missing("gone:1");
     catalog.set_image_unauthorized("private:1");
-    let missing = rt.pull_image("gone:1").await.expect_err("missing");
+    let missing = rt.pull_image("gone:1", &[]).await.expect_err("missing");
     assert!(
         missing.to_string().starts_with("rpc error: code = NotFound desc = failed to pull and unpack image"),
         "{missing}"
     );
-    let denied = rt.pull_image("private:1").await.expect_err("unauthorized");
+    let denied = rt.pull_image("private:1", &[]).await.expect_err("unauthorized");
     assert!(denied.to_string().contains("pull access denied"), "{denied}");
     assert_eq!(counters.total().pulls, 0);
     assert!(rt.list_images().await.is_empty());
@@ -62,11 +62,13 @@ async fn containers_need_their_image_and_exit_as_planned() {
         ..Default::default()
     };
     assert!(matches!(rt.start_container(&config).await, Err(RuntimeError::NoSuchImage(_))));
-    config.image_id = rt.pull_image("x:1").await.expect("pull").id;
+    config.image_id = rt.pull_image("x:1", &[]).await.expect("pull").id;
     let id = rt.start_container(&config).await.expect("start");
     assert_eq!(rt.wait_container(&id).await, ContainerExit { exit_code: 2, reason: "Error".into() });
-    rt.stop_container(&id, Duration::from_secs(1)).await.expect("stop");
+    let second = rt.start_container(&config).await.expect("start again");
+    assert_eq!(rt.stop_container(&id, Duration::from_secs(1)).await, Ok(ContainerExit::with_code(0)), "SIGTERM obeyed");
     assert!(matches!(rt.stop_container(&id, Duration::ZERO).await, Err(RuntimeError::NoSuchContainer(_))));
+    assert_eq!(rt.stop_container(&second, Duration::ZERO).await, Ok(ContainerExit::with_code(137)), "no grace: killed");
     rt.remove_image(&config.image_id).await.expect("remove");
     assert!(rt.remove_image(&config.image_id).await.is_err());
 }

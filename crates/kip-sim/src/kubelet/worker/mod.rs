@@ -2,7 +2,8 @@
 //! IP, start time), then the init containers one after another (each must exit 0), then the
 //! containers, pulling each image before its start; containers that exit are restarted by the
 //! pod's restart policy with crash-loop back-off. Deletion stops the containers within the
-//! grace period and then removes the pod object; an eviction fails the pod.
+//! grace period, writes their final states and then removes the pod object; an eviction fails
+//! the pod.
 //!
 //! All of the pod's state lives in its [`PodHandle`], so the worker's future can be dropped at
 //! any await (a deletion arriving mid-pull) without losing anything.
@@ -22,7 +23,8 @@ use super::backoff::Backoff;
 use super::node::{NodeAgent, PodHandle};
 use super::pod_spec::{PodSpecModel, RestartPolicy};
 use super::pod_state::{ContainerState, PodState, Termination};
-use super::runtime::ContainerExit;
+use super::runtime::{ContainerExit, PodSandboxConfig};
+use super::status_writer::write_pod_status;
 use crate::controllers::PODS;
 use crate::store::DeleteOptions;
 
@@ -38,6 +40,9 @@ pub(super) struct Worker {
     node: Arc<NodeAgent>,
     pod: Arc<PodHandle>,
     spec: PodSpecModel,
+    /// The whole pod, for runtimes that run real containers (see
+    /// [`super::runtime::ContainerRuntime::runs_containers`]).
+    sandbox: Option<Arc<PodSandboxConfig>>,
     pulls: Backoff,
     crashes: Backoff,
     /// The last pull error per image, quoted by later back-off messages.
@@ -54,7 +59,13 @@ enum Outcome {
     NodeGone,
 }
 
-pub(super) async fn run(kubelets: Arc<Kubelets>, node: Arc<NodeAgent>, pod: Arc<PodHandle>, spec: PodSpecModel) {
+pub(super) async fn run(
+    kubelets: Arc<Kubelets>,
+    node: Arc<NodeAgent>,
+    pod: Arc<PodHandle>,
+    spec: PodSpecModel,
+    sandbox: Option<Arc<PodSandboxConfig>>,
+) {
     let config = &kubelets.config;
     let mut worker = Worker {
         pulls: Backoff::new(config.image_pull_backoff.0, config.image_pull_backoff.1),
@@ -63,6 +74,7 @@ pub(super) async fn run(kubelets: Arc<Kubelets>, node: Arc<NodeAgent>, pod: Arc<
         node: node.clone(),
         pod: pod.clone(),
         spec,
+        sandbox,
         pull_errors: Default::default(),
         started: Vec::new(),
     };
@@ -103,7 +115,7 @@ pub(super) async fn run(kubelets: Arc<Kubelets>, node: Arc<NodeAgent>, pod: Arc<
             }
         };
     }
-    worker.remove_containers().await;
+    worker.release().await;
     pod.finished.store(true, Ordering::Release);
     node.pods.write().remove(&pod.uid);
 }
@@ -133,6 +145,13 @@ impl Worker {
 
     async fn lifecycle(&mut self) {
         self.node.wait_ready().await;
+        if let Some(sandbox) = self.sandbox.clone() {
+            while let Err(err) = self.node.runtime.run_pod_sandbox(&sandbox).await {
+                // The kubelet's FailedCreatePodSandBox: the containers stay waiting to be created.
+                tracing::warn!(pod = %self.pod.key.name, namespace = %self.pod.key.namespace, %err, "cannot create the pod sandbox");
+                self.sleep(self.kubelets.config.sync_retry).await;
+            }
+        }
         let now = self.kubelets.clock.timestamp();
         let ip = if self.spec.host_network { self.node.ip.clone() } else { self.node.allocate_pod_ip() };
         self.update(|s| {
@@ -297,9 +316,10 @@ impl Worker {
                 .collect()
         };
         let runtime = self.node.runtime.clone();
-        futures::future::join_all(running.iter().map(|(_, id)| runtime.stop_container(id, grace))).await;
-        for (slot, id) in running {
-            let exit = ContainerExit::with_code(if grace.is_zero() { 137 } else { 0 });
+        let exits = futures::future::join_all(running.iter().map(|(_, id)| runtime.stop_container(id, grace))).await;
+        for ((slot, id), exit) in running.into_iter().zip(exits) {
+            // A container the runtime no longer knows was killed with it.
+            let exit = exit.unwrap_or_else(|_| ContainerExit::with_code(137));
             self.record_exit(slot, &id, &exit);
         }
     }
@@ -310,6 +330,11 @@ impl Worker {
         self.node.wait_ready().await;
         let grace = Duration::from_secs(self.pod.grace_seconds.load(Ordering::Relaxed).max(0).unsigned_abs());
         self.stop_containers(grace).await;
+        // As the kubelet's status manager does: the final container states are written before
+        // the pod object goes, so watchers see how each container ended.
+        write_pod_status(&self.kubelets.store, &self.pod);
+        // Nothing of the pod is left on the node when its object goes.
+        self.release().await;
         let now = DeleteOptions {
             grace_period_seconds: Some(0),
             precondition_uid: Some(self.pod.uid.clone()),
@@ -327,9 +352,13 @@ impl Worker {
         self.update(|s| s.failed = Some(failure));
     }
 
-    async fn remove_containers(&mut self) {
+    /// Removes the pod's containers and its sandbox (once).
+    async fn release(&mut self) {
         for id in std::mem::take(&mut self.started) {
             self.node.runtime.remove_container(&id).await;
+        }
+        if self.sandbox.take().is_some() {
+            self.node.runtime.remove_pod_sandbox(&self.pod.uid).await;
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use super::super::pod_spec::{ContainerSpec, PullPolicy};
 use super::super::pod_state::ContainerState;
-use super::super::runtime::{ContainerConfig, ImageInfo};
+use super::super::pull_secrets::credentials_for;
+use super::super::runtime::{ContainerConfig, ImageInfo, RuntimeError};
 use super::{Slot, Worker};
 use crate::cluster::catalog::ImageRef;
 
@@ -36,6 +37,11 @@ impl Worker {
     pub(super) async fn attempt(&mut self, slot: Slot) -> Option<String> {
         let image = self.ensure_image(slot).await?;
         let spec = self.spec_of(slot).clone();
+        let attempt = {
+            let mut state = self.pod.state.lock();
+            let c = Self::container(&mut state, slot);
+            c.restart_count + u32::from(c.container_id.is_some())
+        };
         let config = ContainerConfig {
             pod_uid: self.pod.uid.clone(),
             name: spec.name.clone(),
@@ -43,12 +49,17 @@ impl Worker {
             command: spec.command.clone(),
             args: spec.args.clone(),
             init: matches!(slot, Slot::Init(_)),
+            attempt,
         };
         let runtime = self.node.runtime.clone();
         let id = match runtime.start_container(&config).await {
             Ok(id) => id,
             Err(err) => {
-                self.set_waiting(slot, "CreateContainerError", err.to_string());
+                let reason = match err {
+                    RuntimeError::InvalidConfig(_) => "CreateContainerConfigError",
+                    _ => "CreateContainerError",
+                };
+                self.set_waiting(slot, reason, err.to_string());
                 return None;
             }
         };
@@ -119,7 +130,13 @@ impl Worker {
                 true => Some(self.node.pull_lock.lock().await),
                 false => None,
             };
-            runtime.pull_image(&spec.image).await
+            let credentials = match &self.sandbox {
+                Some(pod) => {
+                    credentials_for(&self.kubelets.store, &pod.namespace, &pod.pull_secret_names(), &spec.image)
+                }
+                None => Vec::new(),
+            };
+            runtime.pull_image(&spec.image, &credentials).await
         };
         match result {
             Ok(image) => {
