@@ -8,6 +8,7 @@
 mod affinity;
 mod images;
 mod json;
+mod modes;
 mod problem;
 mod reference;
 mod report;
@@ -38,21 +39,27 @@ pub struct CachedImage {
     pub image: String,
 }
 
-/// How images are kept on a node (see the caching modes in the README).
+/// How images are kept on a node (see `docs/caching-modes.md`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CachingMode {
     /// One sleeping container per image: the Go version's shape.
     #[default]
     Containers,
+    /// One init container per image, exiting at once, and one small container keeping the pod.
+    Init,
+    /// One small container mounting every image as a Kubernetes image volume.
+    ImageVolume,
 }
 
 impl CachingMode {
     /// Every mode, as `CACHING_MODE` accepts them (adding a mode: a variant, its name here).
-    pub const ALL: [CachingMode; 1] = [CachingMode::Containers];
+    pub const ALL: [CachingMode; 3] = [CachingMode::Containers, CachingMode::Init, CachingMode::ImageVolume];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CachingMode::Containers => "containers",
+            CachingMode::Init => "init",
+            CachingMode::ImageVolume => "image-volume",
         }
     }
 }
@@ -174,6 +181,9 @@ fn build(vars: &vars::Vars, mut errors: Vec<Problem>) -> Result<Config, ConfigEr
     let keep_daemonset_on_exit =
         kept(KIP_KEEP_DAEMONSET_ON_EXIT, scalars::switch(vars.get_or_default(KIP_KEEP_DAEMONSET_ON_EXIT)), &mut errors);
     let caching_mode = kept(CACHING_MODE, scalars::caching_mode(vars.get_or_default(CACHING_MODE)), &mut errors);
+    if let Some(mode) = caching_mode {
+        modes::check(mode, &images, &mut errors, &mut warnings);
+    }
 
     let mut resources = BTreeMap::new();
     for (name, memory) in [

@@ -3,6 +3,7 @@
 
 mod images;
 mod json;
+mod modes;
 mod reference;
 mod report;
 mod scalars;

@@ -2,6 +2,7 @@
 //! the rules kip's compatibility rests on.
 
 mod golden;
+mod modes;
 mod restricted;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
