@@ -50,6 +50,8 @@ pub struct ContainerConfig {
     pub command: Vec<String>,
     pub args: Vec<String>,
     pub init: bool,
+    /// Image volumes to mount, by the image id the kubelet resolved (CRI `Mount.image`).
+    pub image_mounts: Vec<String>,
 }
 
 /// How a container ended.
