@@ -76,6 +76,31 @@ async fn stored(node: &Node) -> BTreeSet<String> {
     images.iter().map(|i| i.id.rsplit('/').next().unwrap().split('@').next().unwrap().to_string()).collect()
 }
 
+/// Whether `kip status` would say that every node holds every image, from the objects in the
+/// store: the live DaemonSet, its pods and the nodes.
+fn all_cached(node: &Node) -> bool {
+    use kip::status::{compute, fetch};
+    let ds = node.store.get(&DAEMONSETS, &ObjectKey::new(NS, "kubernetes-image-puller")).expect("daemonset");
+    let ds: k8s_openapi::api::apps::v1::DaemonSet = serde_json::from_value((*ds).clone()).expect("daemonset");
+    let nodes: Vec<compute::NodeFacts> = node
+        .store
+        .list(&kip_sim::controllers::NODES, None)
+        .0
+        .iter()
+        .map(|n| serde_json::from_value::<fetch::SlimNode>((**n).clone()).expect("node").facts())
+        .collect();
+    let pods: Vec<compute::PodFacts> = node
+        .store
+        .list(&PODS, Some(NS))
+        .0
+        .iter()
+        .filter_map(|p| fetch::pod_facts(&serde_json::from_value((**p).clone()).expect("pod")))
+        .collect();
+    let wanted = fetch::wanted_images(&ds);
+    assert_eq!(wanted.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+    compute::compute(&wanted, &nodes, &pods).all_cached()
+}
+
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
@@ -106,6 +131,9 @@ async fn cached_images_survive_disk_pressure_in_every_mode_while_the_pod_runs() 
         let node = node();
         cache(&node, mode).await;
         assert_eq!(stored(&node).await, set(&["a", "b", "c", "kip"]), "{mode}: cached");
+        // In image-volume mode only the node's status.images tell, written every few seconds.
+        let seen = node.cluster.wait_for("kip status to see every image cached", WAIT, |_| all_cached(&node)).await;
+        assert!(seen.is_ok(), "{mode}: kip status sees every image cached");
         // An image some earlier pod used (unused now), then one in use that brings the disk to
         // 910 of 1000 bytes: less than 15% free.
         run(&node, "earlier", "registry.example.com/earlier:1", 200).await;

@@ -45,5 +45,5 @@ pub fn to_yaml(value: &impl serde::Serialize) -> String {
 mod modes;
 pub use modes::{
     IMAGE_MOUNT_ROOT, KEEPER_CONTAINER_NAME, KEEPER_CPU_LIMIT, KEEPER_CPU_REQUEST, KEEPER_MEMORY_LIMIT,
-    KEEPER_MEMORY_REQUEST,
+    KEEPER_MEMORY_REQUEST, cached_images,
 };

@@ -12,9 +12,10 @@
 //!
 //! The images keep their pull policy in every mode, so a refresh (a new pod) pulls them again.
 
-use k8s_openapi::api::core::v1::{Container, ImageVolumeSource, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::{Container, ImageVolumeSource, PodSpec, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+use super::INIT_CONTAINER_NAME;
 use super::daemonset::{SLEEP_FOR, SLEEP_PATH, container_base, requirements, sleep_in_image};
 use crate::config::{CachingMode, Config};
 
@@ -104,6 +105,23 @@ pub(super) fn arrange(
             PodContents { volumes, init_containers: Vec::new(), containers: vec![keeper] }
         }
     }
+}
+
+/// The images a caching pod of any mode holds, in the order of the configuration, each as a
+/// container with just its name and image: the image containers, the image init containers, and
+/// the image volumes (named after the volume). kip's own containers are left out. Readers of a
+/// live DaemonSet use it so that they need not know which mode rendered it.
+pub fn cached_images(pod: &PodSpec) -> Vec<Container> {
+    let own = |name: &str| name == INIT_CONTAINER_NAME || name == KEEPER_CONTAINER_NAME;
+    let containers = pod.init_containers.iter().flatten().chain(&pod.containers).filter(|c| !own(&c.name));
+    let volumes = pod.volumes.iter().flatten().filter_map(|volume| {
+        let source = volume.image.as_ref()?;
+        Some(Container { name: volume.name.clone(), image: source.reference.clone(), ..Container::default() })
+    });
+    containers
+        .map(|c| Container { name: c.name.clone(), image: c.image.clone(), ..Container::default() })
+        .chain(volumes)
+        .collect()
 }
 
 /// The keeper's shared settings: those of every caching container, with its own resources.

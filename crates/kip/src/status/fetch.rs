@@ -71,14 +71,14 @@ impl SlimNode {
     }
 }
 
-/// The images a DaemonSet caches: its containers, not the init container.
+/// The images a DaemonSet caches, whatever its caching mode (kip's own containers excluded).
 pub fn wanted_images(daemonset: &DaemonSet) -> Vec<WantedImage> {
     daemonset
         .spec
         .as_ref()
         .and_then(|s| s.template.spec.as_ref())
         .map(|pod| {
-            pod.containers
+            crate::render::cached_images(pod)
                 .iter()
                 .map(|c| WantedImage { name: c.name.clone(), image: c.image.clone().unwrap_or_default(), digest: None })
                 .collect()
@@ -91,7 +91,7 @@ pub fn pod_facts(pod: &Pod) -> Option<PodFacts> {
     let containers = pod
         .status
         .iter()
-        .flat_map(|s| s.container_statuses.iter().flatten())
+        .flat_map(|s| s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten()))
         .map(|c| (c.name.clone(), ContainerFacts { image_id: Some(c.image_id.clone()).filter(|id| !id.is_empty()) }))
         .collect();
     Some(PodFacts { node, containers })

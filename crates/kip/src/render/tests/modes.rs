@@ -144,3 +144,16 @@ fn the_reported_reservation_is_what_the_rendered_pod_reserves() {
         }
     }
 }
+
+#[test]
+fn the_cached_images_are_read_back_from_the_pod_of_every_mode() {
+    let config = config(&[]);
+    let expected: Vec<(String, Option<String>)> =
+        config.images.iter().map(|i| (i.name.clone(), Some(i.image.clone()))).collect();
+    for caching_mode in ["containers", "init", "image-volume"] {
+        let daemonset = desired_daemonset(&mode(caching_mode, &[]), &plain());
+        let read: Vec<(String, Option<String>)> =
+            cached_images(pod_spec(&daemonset)).into_iter().map(|c| (c.name, c.image)).collect();
+        assert_eq!(read, expected, "{caching_mode}: neither copy-sleep nor the keeper, every image once");
+    }
+}
