@@ -181,9 +181,6 @@ fn build(vars: &vars::Vars, mut errors: Vec<Problem>) -> Result<Config, ConfigEr
     let keep_daemonset_on_exit =
         kept(KIP_KEEP_DAEMONSET_ON_EXIT, scalars::switch(vars.get_or_default(KIP_KEEP_DAEMONSET_ON_EXIT)), &mut errors);
     let caching_mode = kept(CACHING_MODE, scalars::caching_mode(vars.get_or_default(CACHING_MODE)), &mut errors);
-    if let Some(mode) = caching_mode {
-        modes::check(mode, &images, &mut errors, &mut warnings);
-    }
 
     let mut resources = BTreeMap::new();
     for (name, memory) in [
@@ -214,6 +211,9 @@ fn build(vars: &vars::Vars, mut errors: Vec<Problem>) -> Result<Config, ConfigEr
         errors.push(Problem::new(KIP_IMAGE, format!("{kip_image:?} {error}")).accepted(reference::REFERENCE_FORM));
     }
     let image_pull_secrets = pull_secrets(vars.get_or_default(IMAGE_PULL_SECRETS), &mut errors);
+    if let Some(mode) = caching_mode {
+        modes::check(mode, &images, &mut errors, &mut warnings);
+    }
 
     let node_selector = scheduling::node_selector(vars.get_or_default(NODE_SELECTOR), &mut errors);
     let daemonset_annotations = scheduling::annotations(vars.get_or_default(DAEMONSET_ANNOTATIONS), &mut errors);

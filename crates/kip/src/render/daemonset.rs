@@ -153,18 +153,6 @@ fn pod_spec(config: &Config, ctx: &RenderContext) -> PodSpec {
     }
 }
 
-/// The volume the init container copies `sleep` into.
-fn sleep_volume() -> Volume {
-    Volume {
-        name: VOLUME.to_string(),
-        empty_dir: Some(EmptyDirVolumeSource {
-            size_limit: Some(Quantity(VOLUME_SIZE.to_string())),
-            ..EmptyDirVolumeSource::default()
-        }),
-        ..Volume::default()
-    }
-}
-
 fn resources(config: &Config) -> ResourceRequirements {
     requirements(
         (&config.caching_cpu_request, &config.caching_memory_request),
@@ -203,5 +191,17 @@ pub(super) fn container_base(resources: &ResourceRequirements) -> Container {
             ..SecurityContext::default()
         }),
         ..Container::default()
+    }
+}
+
+/// The volume the init container copies `sleep` into.
+fn sleep_volume() -> Volume {
+    Volume {
+        name: VOLUME.to_string(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity(VOLUME_SIZE.to_string())),
+            ..EmptyDirVolumeSource::default()
+        }),
+        ..Volume::default()
     }
 }
