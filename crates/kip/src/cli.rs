@@ -96,6 +96,9 @@ pub struct RenderOptions {
     /// The uid of the owner Deployment; without it the owner reference is left out.
     #[arg(long)]
     pub owner_uid: Option<String>,
+    /// Also show, as a YAML comment, what the DaemonSet reserves on this many nodes.
+    #[arg(long)]
+    pub nodes: Option<u32>,
 }
 
 pub async fn main(cli: Cli) -> ExitCode {
@@ -179,6 +182,14 @@ fn render_command(options: RenderOptions) -> ExitCode {
     };
     let ctx = RenderContext { openshift: options.openshift, owner_uid: options.owner_uid, ..RenderContext::default() };
     let daemonset = render::desired_daemonset(&config, &ctx);
+    // The reservation as YAML comments, so that the output stays one YAML document for
+    // `kubectl apply -f -`; warnings go to stderr.
+    for line in config.reservation_report(options.nodes).lines() {
+        println!("# {line}");
+    }
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
     print!("{}", render::to_yaml(&daemonset));
     ExitCode::SUCCESS
 }

@@ -55,6 +55,30 @@ fn render_needs_no_cluster() {
     assert!(ds["metadata"].get("ownerReferences").is_none(), "no owner uid is known without a cluster");
 }
 
+#[test]
+fn render_and_validate_show_the_reservation_of_the_caching_mode() {
+    let env = [("IMAGES", "a=x:1;b=y:2;c=z:3"), ("DEPLOYMENT_NAME", "kip"), ("CACHING_MODE", "init")];
+    let out = kip(&["render", "--nodes", "1000"], &env);
+    assert_eq!(out.status.code(), Some(0));
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    let comments: Vec<&str> = yaml.lines().take_while(|l| l.starts_with('#')).collect();
+    assert_eq!(
+        comments,
+        [
+            "# caching mode init, per node: CPU 50m requested, 200m limit; memory 10Mi requested, 20Mi limit",
+            "# 1000 nodes: CPU 50 requested, 200 limit; memory 10000Mi requested, 20000Mi limit",
+        ]
+    );
+    let ds: serde_json::Value = serde_saphyr::from_str(&yaml).expect("still one YAML document");
+    assert_eq!(ds["spec"]["template"]["spec"]["containers"][0]["name"], "kip-keeper");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: CACHING_MODE: init keeps each image"));
+
+    let out = kip(&["validate", "--nodes", "1000"], &env);
+    assert_eq!(out.status.code(), Some(0));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("1000 nodes: CPU 50 requested, 200 limit; memory 10000Mi requested"), "{summary}");
+}
+
 fn kubeconfig(sim: &kip_sim::Sim, dir: &std::path::Path) -> String {
     let path = dir.join("kubeconfig");
     sim.write_kubeconfig(&path).expect("kubeconfig");

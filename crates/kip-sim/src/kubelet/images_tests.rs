@@ -15,9 +15,44 @@ fn policy() -> GcPolicy {
 
 #[test]
 fn nothing_is_removed_below_the_high_threshold() {
+    let images = [image("a", 40), image("b", 44)];
+    let removed = images_to_remove(&images, &HashSet::new(), &ImageUsage::default(), 100, &policy(), at(0));
+    assert!(removed.is_empty(), "84% is below 85%");
     let images = [image("a", 40), image("b", 45)];
     let removed = images_to_remove(&images, &HashSet::new(), &ImageUsage::default(), 100, &policy(), at(0));
-    assert!(removed.is_empty(), "85% is not above 85%");
+    assert_eq!(removed, ["a"], "85% reaches the threshold: collect until at most 80% (ids break ties)");
+}
+
+#[test]
+fn usage_is_counted_from_free_space_as_the_kubelet_does() {
+    // (used, capacity, at or above 85%, free space under 15%)
+    let cases = [
+        (840, 1000, false, false),
+        // 16% free rounds down to 15%: the kubelet sees 85% used; the eviction manager, which
+        // compares exact amounts, sees no pressure.
+        (841, 1000, true, false),
+        (850, 1000, true, false),
+        (851, 1000, true, true),
+        (1000, 1000, true, true),
+        (0, 0, false, false),
+    ];
+    for (used, capacity, collect, pressure) in cases {
+        assert_eq!(above_high_threshold(used, capacity, 85), collect, "{used}/{capacity} collect");
+        assert_eq!(under_disk_pressure(used, capacity, 15), pressure, "{used}/{capacity} pressure");
+    }
+}
+
+#[test]
+fn under_disk_pressure_every_unused_image_goes() {
+    let images = [image("in-use", 50), image("old", 10), image("older", 10), image("recent", 10), image("young", 10)];
+    let mut usage = ImageUsage::default();
+    usage.used("older", at(1));
+    usage.used("old", at(2));
+    usage.used("recent", at(3));
+    usage.seen("young", at(99));
+    let in_use: HashSet<String> = ["in-use".to_string()].into();
+    let p = GcPolicy { minimum_age: Duration::from_secs(10), ..policy() };
+    assert_eq!(unused_images(&images, &in_use, &usage, &p, at(100)), ["older", "old", "recent"], "not only to 80%");
 }
 
 #[test]
@@ -57,6 +92,20 @@ fn images_of_every_container_of_a_pod_count_as_in_use() {
     state.containers[0].image_id = Some("main@sha256:2".into());
     let used = images_in_use([&state]);
     assert_eq!(used, ["init@sha256:1".to_string(), "main@sha256:2".to_string()].into());
+}
+
+#[test]
+fn image_volumes_count_as_in_use_while_the_runtime_has_the_pods_containers() {
+    let pod = serde_json::json!({"spec": {
+        "containers": [{"name": "keeper", "image": "kip", "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+        "volumes": [{"name": "data", "image": {"reference": "data:1"}}]}});
+    let mut state = PodState::new(&PodSpecModel::parse(&pod), "10.0.0.1");
+    assert!(images_in_use([&state]).is_empty(), "nothing pulled yet");
+    state.containers[0].image_id = Some("kip@sha256:1".into());
+    state.volume_images[0].1 = Some("data@sha256:2".into());
+    assert_eq!(images_in_use([&state]), ["kip@sha256:1".to_string(), "data@sha256:2".to_string()].into());
+    state.containers_removed = true;
+    assert!(images_in_use([&state]).is_empty(), "a pod whose containers are gone holds nothing");
 }
 
 #[test]

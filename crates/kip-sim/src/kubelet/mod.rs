@@ -15,6 +15,7 @@ mod node;
 pub mod pod_spec;
 pub mod pod_state;
 pub mod pull_secrets;
+mod reclaim;
 pub mod runtime;
 pub mod sim_runtime;
 mod status_writer;
@@ -64,6 +65,9 @@ pub struct KubeletConfig {
     pub image_gc_low_percent: u64,
     pub image_minimum_gc_age: Duration,
     pub image_gc_period: Duration,
+    /// The eviction manager's hard threshold on the image filesystem (`imagefs.available`, in
+    /// percent of its capacity): below it the node reports DiskPressure and reclaims disk.
+    pub eviction_imagefs_available_percent: u64,
     /// `nodeStatusMaxImages`.
     pub max_images_in_status: usize,
     /// One pull at a time per node (`serializeImagePulls`).
@@ -86,6 +90,7 @@ impl Default for KubeletConfig {
             image_gc_low_percent: 80,
             image_minimum_gc_age: Duration::from_secs(120),
             image_gc_period: Duration::from_secs(300),
+            eviction_imagefs_available_percent: 15,
             max_images_in_status: 50,
             serialize_image_pulls: true,
         }
@@ -310,46 +315,6 @@ impl Kubelets {
             for agent in agents {
                 self.collect_garbage(&agent).await;
             }
-        }
-    }
-
-    /// Removes unused images from a node when its image disk is too full.
-    pub(crate) async fn collect_garbage(&self, agent: &Arc<NodeAgent>) {
-        // The usual case, below the threshold, needs no look at images or pods.
-        let used = agent.runtime.image_fs_usage().await;
-        if used.saturating_mul(100) <= self.config.image_gc_high_percent.saturating_mul(agent.image_disk_bytes) {
-            return;
-        }
-        let images = agent.runtime.list_images().await;
-        let in_use = {
-            let pods = agent.pods.read();
-            let states: Vec<_> = pods.values().map(|p| p.state.lock()).collect();
-            images::images_in_use(states.iter().map(|s| &**s))
-        };
-        let now = self.clock.now();
-        let remove = {
-            let mut usage = agent.image_usage.lock();
-            for image in &images {
-                if in_use.contains(&image.id) {
-                    usage.used(&image.id, now);
-                } else {
-                    usage.seen(&image.id, now);
-                }
-            }
-            let policy = images::GcPolicy {
-                high_percent: self.config.image_gc_high_percent,
-                low_percent: self.config.image_gc_low_percent,
-                minimum_age: self.config.image_minimum_gc_age,
-            };
-            images::images_to_remove(&images, &in_use, &usage, agent.image_disk_bytes, &policy, now)
-        };
-        for id in &remove {
-            if agent.runtime.remove_image(id).await.is_ok() {
-                agent.image_usage.lock().forget(id);
-            }
-        }
-        if !remove.is_empty() {
-            self.status.node_changed(agent);
         }
     }
 }

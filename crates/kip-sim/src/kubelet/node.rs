@@ -35,6 +35,8 @@ pub struct NodeAgent {
     pub counters: NodeCounters,
     pub image_disk_bytes: u64,
     pub image_usage: Mutex<ImageUsage>,
+    /// The eviction manager sees too little free space on the image disk.
+    pub disk_pressure: AtomicBool,
     /// Set while a status write for the node is pending.
     pub status_queued: AtomicBool,
     /// Cancelled when the node goes away.
@@ -70,6 +72,7 @@ impl NodeAgent {
             counters,
             image_disk_bytes: spec.image_disk_bytes,
             image_usage: Mutex::new(ImageUsage::default()),
+            disk_pressure: AtomicBool::new(false),
             status_queued: AtomicBool::new(false),
             shutdown: kubelets.shutdown.child_token(),
         }

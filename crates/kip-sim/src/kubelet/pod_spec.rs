@@ -1,6 +1,6 @@
 //! What the kubelet reads of a pod spec, parsed once when the pod arrives: its containers
-//! (image, pull policy, command line, readiness delay), restart policy, grace period and QoS
-//! class.
+//! (image, pull policy, command line, readiness delay, the volumes they mount), its image
+//! volumes, restart policy, grace period and QoS class.
 
 use std::time::Duration;
 
@@ -18,9 +18,9 @@ pub enum PullPolicy {
 
 impl PullPolicy {
     /// The policy as written, or the API server's default for the image: `Always` for
-    /// `:latest` or no tag, `IfNotPresent` otherwise.
-    fn of(container: &Value, image: &str) -> Self {
-        match container.get("imagePullPolicy").and_then(Value::as_str) {
+    /// `:latest` or no tag, `IfNotPresent` otherwise (containers and image volumes alike).
+    fn of(written: Option<&str>, image: &str) -> Self {
+        match written {
             Some("Always") => PullPolicy::Always,
             Some("Never") => PullPolicy::Never,
             Some("IfNotPresent") => PullPolicy::IfNotPresent,
@@ -52,6 +52,8 @@ pub struct ContainerSpec {
     pub args: Vec<String>,
     /// The readiness probe's initial delay; `None` without a probe (ready once running).
     pub readiness_delay: Option<Duration>,
+    /// The names of the volumes it mounts.
+    pub mounts: Vec<String>,
 }
 
 impl ContainerSpec {
@@ -66,14 +68,41 @@ impl ContainerSpec {
         let image = container.get("image").and_then(Value::as_str).unwrap_or("").to_string();
         ContainerSpec {
             name: container.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
-            pull_policy: PullPolicy::of(container, &image),
+            pull_policy: PullPolicy::of(container.get("imagePullPolicy").and_then(Value::as_str), &image),
             image,
             command: strings("command"),
             args: strings("args"),
             readiness_delay: container.get("readinessProbe").map(|probe| {
                 Duration::from_secs(probe.get("initialDelaySeconds").and_then(Value::as_u64).unwrap_or(0))
             }),
+            mounts: container
+                .get("volumeMounts")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|m| m.get("name").and_then(Value::as_str).map(String::from)).collect())
+                .unwrap_or_default(),
         }
+    }
+}
+
+/// A volume whose content is an image (`volumes[].image`): the kubelet pulls it like a
+/// container image, once per pod, and the runtime mounts it read-only into the containers that
+/// mount the volume.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageVolumeSpec {
+    pub name: String,
+    pub reference: String,
+    pub pull_policy: PullPolicy,
+}
+
+impl ImageVolumeSpec {
+    fn parse(volume: &Value) -> Option<Self> {
+        let source = volume.get("image")?;
+        let reference = source.get("reference").and_then(Value::as_str).unwrap_or("").to_string();
+        Some(ImageVolumeSpec {
+            name: volume.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
+            pull_policy: PullPolicy::of(source.get("pullPolicy").and_then(Value::as_str), &reference),
+            reference,
+        })
     }
 }
 
@@ -81,6 +110,7 @@ impl ContainerSpec {
 pub struct PodSpecModel {
     pub init: Vec<ContainerSpec>,
     pub containers: Vec<ContainerSpec>,
+    pub image_volumes: Vec<ImageVolumeSpec>,
     pub restart_policy: RestartPolicy,
     pub grace_seconds: i64,
     pub host_network: bool,
@@ -99,6 +129,11 @@ impl PodSpecModel {
         PodSpecModel {
             init: list("initContainers"),
             containers: list("containers"),
+            image_volumes: spec
+                .get("volumes")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(ImageVolumeSpec::parse).collect())
+                .unwrap_or_default(),
             restart_policy: match spec.get("restartPolicy").and_then(Value::as_str) {
                 Some("Never") => RestartPolicy::Never,
                 Some("OnFailure") => RestartPolicy::OnFailure,
@@ -198,5 +233,32 @@ mod tests {
         assert_eq!(model.init[0].command.len(), 3);
         assert_eq!(model.containers[0].readiness_delay, Some(Duration::from_secs(5)));
         assert_eq!(model.containers[0].args, vec!["720h".to_string()]);
+        assert!(model.image_volumes.is_empty());
+    }
+
+    #[test]
+    fn image_volumes_and_mounts_parse_with_the_pull_policy_default() {
+        let pod = json!({"spec": {
+            "containers": [{"name": "keeper", "image": "kip:1", "volumeMounts": [
+                {"name": "a", "mountPath": "/cache/a", "readOnly": true}, {"name": "scratch", "mountPath": "/tmp"}]}],
+            "volumes": [
+                {"name": "a", "image": {"reference": "registry.example.com/a:1", "pullPolicy": "Always"}},
+                {"name": "b", "image": {"reference": "registry.example.com/b"}},
+                {"name": "c", "image": {"reference": "registry.example.com/c:2"}},
+                {"name": "scratch", "emptyDir": {}}
+            ]
+        }});
+        let model = PodSpecModel::parse(&pod);
+        assert_eq!(model.containers[0].mounts, ["a", "scratch"]);
+        let volumes: Vec<(&str, &str, PullPolicy)> =
+            model.image_volumes.iter().map(|v| (v.name.as_str(), v.reference.as_str(), v.pull_policy)).collect();
+        assert_eq!(
+            volumes,
+            [
+                ("a", "registry.example.com/a:1", PullPolicy::Always),
+                ("b", "registry.example.com/b", PullPolicy::Always),
+                ("c", "registry.example.com/c:2", PullPolicy::IfNotPresent),
+            ]
+        );
     }
 }

@@ -114,6 +114,12 @@ pub struct PodState {
     pub failed: Option<(String, String)>,
     pub init: Vec<ContainerStatus>,
     pub containers: Vec<ContainerStatus>,
+    /// The image each image volume resolved to, by volume, once pulled: the runtime holds it
+    /// mounted for the containers that mount the volume.
+    pub volume_images: Vec<(String, Option<String>)>,
+    /// The runtime no longer has this pod's containers (a terminated pod's, removed to reclaim
+    /// disk): their images no longer count as in use. The status still shows them.
+    pub containers_removed: bool,
     restart_policy: RestartPolicy,
     qos: &'static str,
     phase: &'static str,
@@ -132,6 +138,8 @@ impl PodState {
             failed: None,
             init: spec.init.iter().map(|c| ContainerStatus::new(&c.name, &c.image, waiting)).collect(),
             containers: spec.containers.iter().map(|c| ContainerStatus::new(&c.name, &c.image, waiting)).collect(),
+            volume_images: spec.image_volumes.iter().map(|v| (v.name.clone(), None)).collect(),
+            containers_removed: false,
             restart_policy: spec.restart_policy,
             qos: spec.qos,
             phase: "Pending",
@@ -147,9 +155,18 @@ impl PodState {
         self.init.iter().all(ContainerStatus::succeeded)
     }
 
-    /// The image ids the pod's containers hold (running or exited, init or not).
+    /// The image ids the pod's containers hold (running or exited, init or not) and the images
+    /// mounted as its image volumes, while the runtime has the containers.
     pub fn image_ids(&self) -> impl Iterator<Item = &str> {
-        self.init.iter().chain(&self.containers).filter_map(|c| c.image_id.as_deref())
+        let held = !self.containers_removed;
+        let containers = self.init.iter().chain(&self.containers).filter_map(|c| c.image_id.as_deref());
+        let volumes = self.volume_images.iter().filter_map(|(_, id)| id.as_deref());
+        containers.chain(volumes).filter(move |_| held)
+    }
+
+    /// Succeeded or Failed: its containers will not run again.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.phase, "Succeeded" | "Failed")
     }
 
     /// Recomputes phase and conditions after a change; a condition's transition time moves only

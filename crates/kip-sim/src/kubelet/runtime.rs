@@ -109,6 +109,8 @@ pub struct ContainerConfig {
     /// 0 for the first start, then one more per restart: a runtime keeps exited containers,
     /// and (name, attempt) names one within its pod.
     pub attempt: u32,
+    /// Image volumes to mount, by the image id the kubelet resolved (CRI `Mount.image`).
+    pub image_mounts: Vec<String>,
 }
 
 /// How a container ended.

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::KubeletConfig;
 use super::images::node_status_images;
 use super::node::{NodeAgent, PodHandle};
+use super::reclaim::set_disk_pressure_condition;
 use crate::cluster::clock::SimClock;
 use crate::controllers::{NODES, PODS};
 use crate::error::ApiError;
@@ -151,11 +152,13 @@ impl Writer {
                 node.status_queued.store(false, Ordering::Release);
                 let images = node.runtime.list_images().await;
                 let list = node_status_images(&images, self.config.max_images_in_status);
+                let pressure = node.disk_pressure.load(Ordering::Acquire);
+                let now = self.clock.timestamp();
                 let written = self.store.modify(&NODES, &ObjectKey::cluster(&node.name), Part::Status, |obj| {
-                    if obj.pointer("/status/images") == Some(&list) {
-                        return Ok(());
+                    set_disk_pressure_condition(obj, pressure, &now);
+                    if obj.pointer("/status/images") != Some(&list) {
+                        obj["status"]["images"] = list;
                     }
-                    obj["status"]["images"] = list;
                     Ok(())
                 });
                 if written.is_ok() {

@@ -9,6 +9,7 @@ mod affinity;
 mod cache;
 mod images;
 mod json;
+mod modes;
 mod problem;
 mod reference;
 mod report;
@@ -40,21 +41,27 @@ pub struct CachedImage {
     pub image: String,
 }
 
-/// How images are kept on a node (see the caching modes in the README).
+/// How images are kept on a node (see `docs/caching-modes.md`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CachingMode {
     /// One sleeping container per image: the Go version's shape.
     #[default]
     Containers,
+    /// One init container per image, exiting at once, and one small container keeping the pod.
+    Init,
+    /// One small container mounting every image as a Kubernetes image volume.
+    ImageVolume,
 }
 
 impl CachingMode {
     /// Every mode, as `CACHING_MODE` accepts them (adding a mode: a variant, its name here).
-    pub const ALL: [CachingMode; 1] = [CachingMode::Containers];
+    pub const ALL: [CachingMode; 3] = [CachingMode::Containers, CachingMode::Init, CachingMode::ImageVolume];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CachingMode::Containers => "containers",
+            CachingMode::Init => "init",
+            CachingMode::ImageVolume => "image-volume",
         }
     }
 }
@@ -225,6 +232,9 @@ fn build(vars: &vars::Vars, mut errors: Vec<Problem>) -> Result<Config, ConfigEr
         errors.push(Problem::new(KIP_IMAGE, format!("{kip_image:?} {error}")).accepted(reference::REFERENCE_FORM));
     }
     let image_pull_secrets = pull_secrets(vars.get_or_default(IMAGE_PULL_SECRETS), &mut errors);
+    if let Some(mode) = caching_mode {
+        modes::check(mode, &images, &mut errors, &mut warnings);
+    }
 
     let node_selector = scheduling::node_selector(vars.get_or_default(NODE_SELECTOR), &mut errors);
     let daemonset_annotations = scheduling::annotations(vars.get_or_default(DAEMONSET_ANNOTATIONS), &mut errors);

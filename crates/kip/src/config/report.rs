@@ -51,19 +51,64 @@ fn parsed(quantity: &k8s_openapi::apimachinery::pkg::api::resource::Quantity) ->
     Quantity::parse(&quantity.0).unwrap_or(Quantity::from_nanos(0))
 }
 
-/// What one node's caching pod reserves. Every cached image is a container with the
-/// `CACHING_*` resources; the init container has the same, but runs alone before them, so (as
-/// the scheduler counts a pod) it adds nothing unless there were no images.
+/// What one node's caching pod reserves, as the scheduler counts a pod: the sum of its
+/// containers, or its largest init container if that is more (init containers run one at a time,
+/// before the containers). Limits are counted the same way.
+///
+/// - `containers`: every image is a container with the `CACHING_*` resources (the init container
+///   has the same, so it adds nothing unless there are no images): images x `CACHING_*`.
+/// - `init`: every image is an init container with the `CACHING_*` resources, the keeper a
+///   container with its own: the larger of the two, whatever the number of images.
+/// - `image-volume`: the keeper alone.
 pub fn reservation_per_node(config: &Config) -> Reservation {
-    let containers = i128::try_from(config.images.len()).unwrap_or(i128::MAX).max(1);
-    let scaled = |q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
-        parsed(q).checked_mul(containers).unwrap_or(Quantity::from_nanos(i128::MAX))
+    let caching = Reservation {
+        cpu_request: parsed(&config.caching_cpu_request),
+        cpu_limit: parsed(&config.caching_cpu_limit),
+        memory_request: parsed(&config.caching_memory_request),
+        memory_limit: parsed(&config.caching_memory_limit),
     };
+    use super::CachingMode;
+    match config.caching_mode {
+        CachingMode::Containers => {
+            let containers = i128::try_from(config.images.len()).unwrap_or(i128::MAX).max(1);
+            caching.times_saturating(containers)
+        }
+        CachingMode::Init => caching.max(keeper()),
+        CachingMode::ImageVolume => keeper(),
+    }
+}
+
+/// The keeper container's fixed resources.
+fn keeper() -> Reservation {
+    use crate::render::{KEEPER_CPU_LIMIT, KEEPER_CPU_REQUEST, KEEPER_MEMORY_LIMIT, KEEPER_MEMORY_REQUEST};
+    let exact = |text: &str| Quantity::parse(text).unwrap_or(Quantity::from_nanos(0));
     Reservation {
-        cpu_request: scaled(&config.caching_cpu_request),
-        cpu_limit: scaled(&config.caching_cpu_limit),
-        memory_request: scaled(&config.caching_memory_request),
-        memory_limit: scaled(&config.caching_memory_limit),
+        cpu_request: exact(KEEPER_CPU_REQUEST),
+        cpu_limit: exact(KEEPER_CPU_LIMIT),
+        memory_request: exact(KEEPER_MEMORY_REQUEST),
+        memory_limit: exact(KEEPER_MEMORY_LIMIT),
+    }
+}
+
+impl Reservation {
+    fn times_saturating(self, n: i128) -> Reservation {
+        let scaled = |q: Quantity| q.checked_mul(n).unwrap_or(Quantity::from_nanos(i128::MAX));
+        Reservation {
+            cpu_request: scaled(self.cpu_request),
+            cpu_limit: scaled(self.cpu_limit),
+            memory_request: scaled(self.memory_request),
+            memory_limit: scaled(self.memory_limit),
+        }
+    }
+
+    /// Each amount the larger of the two.
+    fn max(self, other: Reservation) -> Reservation {
+        Reservation {
+            cpu_request: self.cpu_request.max(other.cpu_request),
+            cpu_limit: self.cpu_limit.max(other.cpu_limit),
+            memory_request: self.memory_request.max(other.memory_request),
+            memory_limit: self.memory_limit.max(other.memory_limit),
+        }
     }
 }
 
@@ -101,17 +146,31 @@ impl Config {
             self.deployment_name,
         );
         if let Some(nodes) = nodes {
-            match per_node.times(nodes) {
-                Some(total) => {
-                    let _ = write!(out, "\n{nodes} node{}: {total}", if nodes == 1 { "" } else { "s" });
-                }
-                None => {
-                    let _ = write!(out, "\n{nodes} nodes: more than can be counted");
-                }
-            }
+            let _ = write!(out, "\n{}", on_nodes(per_node, nodes));
         }
         let _ = write!(out, "{}", Warnings(self));
         out
+    }
+}
+
+impl Config {
+    /// What the DaemonSet reserves in this configuration's caching mode, per node and, given
+    /// `nodes`, on that many nodes: one line each.
+    pub fn reservation_report(&self, nodes: Option<u32>) -> String {
+        let per_node = reservation_per_node(self);
+        let mut out = format!("caching mode {}, per node: {per_node}", self.caching_mode.as_str());
+        if let Some(nodes) = nodes {
+            let _ = write!(out, "\n{}", on_nodes(per_node, nodes));
+        }
+        out
+    }
+}
+
+/// `N nodes: ...`, the reservation of `nodes` nodes.
+fn on_nodes(per_node: Reservation, nodes: u32) -> String {
+    match per_node.times(nodes) {
+        Some(total) => format!("{nodes} node{}: {total}", if nodes == 1 { "" } else { "s" }),
+        None => format!("{nodes} nodes: more than can be counted"),
     }
 }
 

@@ -117,7 +117,9 @@ pub fn puller_state(deployment: &Deployment, desired_hash: &str) -> PullerState 
 pub fn caching_state(daemonset: &DaemonSet, images: &[CachedImage]) -> CachingState {
     let generation = daemonset.metadata.generation.unwrap_or(0);
     let status = daemonset.status.clone().unwrap_or_default();
-    let containers = daemonset.spec.as_ref().and_then(|spec| spec.template.spec.as_ref()).map(|pod| &pod.containers);
+    // The images, whatever the caching mode put them in (containers, init containers, volumes).
+    let containers =
+        daemonset.spec.as_ref().and_then(|spec| spec.template.spec.as_ref()).map(crate::render::cached_images);
     let images_match = containers.is_some_and(|containers| {
         containers.len() == images.len()
             && containers.iter().zip(images).all(|(c, i)| c.name == i.name && c.image.as_deref() == Some(&i.image))

@@ -55,7 +55,13 @@ impl Recorded {
         let template = daemonset.spec.as_ref().map(|spec| &spec.template);
         let images = template
             .and_then(|t| t.spec.as_ref())
-            .map(|pod| pod.containers.iter().map(|c| (c.name.clone(), c.image.clone().unwrap_or_default())).collect())
+            .map(|pod| {
+                // The cached images, whichever caching mode shaped the pod.
+                crate::render::cached_images(pod)
+                    .iter()
+                    .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
+                    .collect()
+            })
             .unwrap_or_default();
         let token = template
             .and_then(|t| t.metadata.as_ref())

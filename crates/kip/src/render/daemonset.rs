@@ -1,6 +1,7 @@
 //! The caching DaemonSet: one pod per selected node, one sleeping container per cached image
 //! (so the kubelet pulls the image and keeps it while in use), and an init container that
 //! copies kip's static `sleep` into a shared volume so that images need no shell or `sleep`.
+//! Other caching modes rearrange those containers ([`super::modes`]).
 
 use std::collections::BTreeMap;
 
@@ -21,10 +22,10 @@ const VOLUME: &str = "kip";
 const MOUNT_PATH: &str = "/kip";
 /// kip's image is `FROM scratch` with both binaries static.
 const SLEEP_SOURCE: &str = "/usr/local/bin/kip-sleep";
-const SLEEP_PATH: &str = "/kip/sleep";
+pub(super) const SLEEP_PATH: &str = "/kip/sleep";
 /// Far longer than any refresh interval: the container must outlive its pod's purpose, and a
 /// refresh replaces the pod anyway.
-const SLEEP_FOR: &str = "720h";
+pub(super) const SLEEP_FOR: &str = "720h";
 const VOLUME_SIZE: &str = "50Mi";
 /// The non-root id of distroless and scratch images, used where the platform assigns none.
 const NON_ROOT_ID: i64 = 65532;
@@ -97,14 +98,24 @@ pub fn desired_daemonset(config: &Config, ctx: &RenderContext) -> DaemonSet {
 /// configurations carried over from it) have a shell and a static `/bin/sleep` instead, and
 /// get the Go puller's command.
 pub fn copy_sleep_command(kip_image: &str) -> Vec<String> {
-    let repository = kip_image.split(['@']).next().unwrap_or(kip_image);
-    let last = repository.rsplit('/').next().unwrap_or(repository);
-    let last = last.split(':').next().unwrap_or(last);
-    if last == "kubernetes-image-puller" || last.starts_with("imagepuller") {
+    if is_go_puller_layout(kip_image) {
         vec!["/bin/sh".into(), "-c".into(), format!("cp /bin/sleep {SLEEP_PATH}")]
     } else {
         vec![SLEEP_SOURCE.to_string(), "--copy-to".to_string(), SLEEP_PATH.to_string()]
     }
+}
+
+/// The static sleep inside `kip_image` itself, for a container that runs it in place.
+pub fn sleep_in_image(kip_image: &str) -> &'static str {
+    if is_go_puller_layout(kip_image) { "/bin/sleep" } else { SLEEP_SOURCE }
+}
+
+/// The Go puller's images keep a static `sleep` at `/bin/sleep` beside a shell.
+fn is_go_puller_layout(kip_image: &str) -> bool {
+    let repository = kip_image.split(['@']).next().unwrap_or(kip_image);
+    let last = repository.rsplit('/').next().unwrap_or(repository);
+    let last = last.split(':').next().unwrap_or(last);
+    last == "kubernetes-image-puller" || last.starts_with("imagepuller")
 }
 
 fn pod_spec(config: &Config, ctx: &RenderContext) -> PodSpec {
@@ -139,6 +150,7 @@ fn pod_spec(config: &Config, ctx: &RenderContext) -> PodSpec {
             }
         })
         .collect();
+    let pod = super::modes::arrange(config, sleep_volume(), init, containers);
     let fixed_id = (!ctx.openshift).then_some(NON_ROOT_ID);
     PodSpec {
         termination_grace_period_seconds: Some(1),
@@ -155,16 +167,9 @@ fn pod_spec(config: &Config, ctx: &RenderContext) -> PodSpec {
             fs_group: fixed_id,
             ..PodSecurityContext::default()
         }),
-        volumes: Some(vec![Volume {
-            name: VOLUME.to_string(),
-            empty_dir: Some(EmptyDirVolumeSource {
-                size_limit: Some(Quantity(VOLUME_SIZE.to_string())),
-                ..EmptyDirVolumeSource::default()
-            }),
-            ..Volume::default()
-        }]),
-        init_containers: Some(vec![init]),
-        containers,
+        volumes: non_empty(pod.volumes),
+        init_containers: non_empty(pod.init_containers),
+        containers: pod.containers,
         ..PodSpec::default()
     }
 }
@@ -197,19 +202,27 @@ fn tolerations(config: &Config) -> Vec<Toleration> {
 }
 
 fn resources(config: &Config) -> ResourceRequirements {
-    let pair = |cpu: &Quantity, memory: &Quantity| {
+    requirements(
+        (&config.caching_cpu_request, &config.caching_memory_request),
+        (&config.caching_cpu_limit, &config.caching_memory_limit),
+    )
+}
+
+/// Requests and limits, each as (CPU, memory).
+pub(super) fn requirements(requests: (&Quantity, &Quantity), limits: (&Quantity, &Quantity)) -> ResourceRequirements {
+    let pair = |(cpu, memory): (&Quantity, &Quantity)| {
         BTreeMap::from([("cpu".to_string(), cpu.clone()), ("memory".to_string(), memory.clone())])
     };
     ResourceRequirements {
-        requests: Some(pair(&config.caching_cpu_request, &config.caching_memory_request)),
-        limits: Some(pair(&config.caching_cpu_limit, &config.caching_memory_limit)),
+        requests: Some(pair(requests)),
+        limits: Some(pair(limits)),
         ..ResourceRequirements::default()
     }
 }
 
 /// What every container shares: the volume, the pull policy (`Always`, so a refresh re-pulls
 /// mutable tags), the resources and the restricted security context.
-fn container_base(resources: &ResourceRequirements) -> Container {
+pub(super) fn container_base(resources: &ResourceRequirements) -> Container {
     Container {
         image_pull_policy: Some("Always".to_string()),
         resources: Some(resources.clone()),
@@ -226,5 +239,17 @@ fn container_base(resources: &ResourceRequirements) -> Container {
             ..SecurityContext::default()
         }),
         ..Container::default()
+    }
+}
+
+/// The volume the init container copies `sleep` into.
+fn sleep_volume() -> Volume {
+    Volume {
+        name: VOLUME.to_string(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity(VOLUME_SIZE.to_string())),
+            ..EmptyDirVolumeSource::default()
+        }),
+        ..Volume::default()
     }
 }

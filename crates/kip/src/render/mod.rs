@@ -49,3 +49,10 @@ pub struct RenderContext {
 pub fn to_yaml(value: &impl serde::Serialize) -> String {
     serde_saphyr::to_string(value).unwrap_or_else(|error| format!("# cannot render as YAML: {error}\n"))
 }
+
+// The caching modes' pod shapes, and the names and resources of the container they add.
+mod modes;
+pub use modes::{
+    IMAGE_MOUNT_ROOT, KEEPER_CONTAINER_NAME, KEEPER_CPU_LIMIT, KEEPER_CPU_REQUEST, KEEPER_MEMORY_LIMIT,
+    KEEPER_MEMORY_REQUEST, cached_images,
+};

@@ -14,8 +14,8 @@ pub use super::slim::SlimNode;
 use super::slim::SlimPod;
 use crate::render::DIGESTS_ANNOTATION;
 
-/// The images a DaemonSet caches (its containers, not the init container), with the digest kip
-/// recorded for each, when it did.
+/// The images a DaemonSet caches (in any caching mode: see `render::cached_images`), with the
+/// digest kip recorded for each, when it did.
 pub fn wanted_images(daemonset: &DaemonSet) -> Vec<WantedImage> {
     let digests: BTreeMap<String, String> = daemonset
         .metadata
@@ -29,7 +29,7 @@ pub fn wanted_images(daemonset: &DaemonSet) -> Vec<WantedImage> {
         .as_ref()
         .and_then(|s| s.template.spec.as_ref())
         .map(|pod| {
-            pod.containers
+            crate::render::cached_images(pod)
                 .iter()
                 .map(|c| WantedImage {
                     name: c.name.clone(),
@@ -47,7 +47,7 @@ pub fn pod_facts(pod: &Pod) -> Option<PodFacts> {
     let containers = pod
         .status
         .iter()
-        .flat_map(|s| s.container_statuses.iter().flatten())
+        .flat_map(|s| s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten()))
         .map(|c| (c.name.clone(), ContainerFacts { image_id: Some(c.image_id.clone()).filter(|id| !id.is_empty()) }))
         .collect();
     Some(PodFacts { node, containers })

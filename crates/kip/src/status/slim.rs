@@ -58,6 +58,9 @@ pub struct SlimPodSpec {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SlimPodStatus {
+    /// The `init` caching mode keeps its images in init containers.
+    #[serde(default)]
+    pub init_container_statuses: Option<Vec<SlimContainerStatus>>,
     #[serde(default)]
     pub container_statuses: Option<Vec<SlimContainerStatus>>,
 }
@@ -137,7 +140,7 @@ impl SlimPod {
         let containers = self
             .status
             .iter()
-            .flat_map(|s| s.container_statuses.iter().flatten())
+            .flat_map(|s| s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten()))
             .map(|c| {
                 let image_id = Some(c.image_id.clone()).filter(|id| !id.is_empty());
                 (c.name.clone(), ContainerFacts { image_id })

@@ -44,6 +44,7 @@ fn container(name: &str, init: bool) -> ContainerConfig {
         args: vec!["a".into()],
         init,
         attempt: 2,
+        image_mounts: Vec::new(),
     }
 }
 

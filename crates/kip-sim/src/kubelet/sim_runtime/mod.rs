@@ -153,8 +153,14 @@ impl ContainerRuntime for SimRuntime {
 
     fn start_container<'a>(&'a self, config: &'a ContainerConfig) -> BoxFuture<'a, Result<String, RuntimeError>> {
         async move {
-            if !self.images.lock().contains_key(&config.image_id) {
-                return Err(RuntimeError::NoSuchImage(config.image_id.clone()));
+            {
+                let images = self.images.lock();
+                // The container's image and every image it mounts must be stored.
+                if let Some(missing) =
+                    std::iter::once(&config.image_id).chain(&config.image_mounts).find(|id| !images.contains_key(*id))
+                {
+                    return Err(RuntimeError::NoSuchImage(missing.clone()));
+                }
             }
             self.clock.sleep(self.timings.start).await;
             let n = self.next_container.fetch_add(1, Ordering::Relaxed);

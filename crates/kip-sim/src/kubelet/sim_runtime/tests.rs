@@ -72,3 +72,24 @@ async fn containers_need_their_image_and_exit_as_planned() {
     rt.remove_image(&config.image_id).await.expect("remove");
     assert!(rt.remove_image(&config.image_id).await.is_err());
 }
+
+#[tokio::test]
+async fn containers_need_every_image_they_mount() {
+    let catalog = Arc::new(ImageCatalog::new(10, Duration::ZERO));
+    let counters = Counters::default();
+    let rt = runtime(catalog, &counters);
+    let image_id = rt.pull_image("keeper:1", &[]).await.expect("pull").id;
+    let mut config = ContainerConfig {
+        pod_uid: "u".into(),
+        name: "keeper".into(),
+        image_id,
+        image_mounts: vec!["docker.io/library/data@sha256:gone".into()],
+        ..Default::default()
+    };
+    match rt.start_container(&config).await {
+        Err(RuntimeError::NoSuchImage(id)) => assert_eq!(id, "docker.io/library/data@sha256:gone"),
+        other => panic!("a missing mounted image must stop the start, got {other:?}"),
+    }
+    config.image_mounts = vec![rt.pull_image("data:1", &[]).await.expect("pull").id];
+    assert!(rt.start_container(&config).await.is_ok());
+}

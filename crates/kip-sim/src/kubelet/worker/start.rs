@@ -1,8 +1,11 @@
-//! Starting one container: its image first, by the pull policy (with the kubelet's pull
-//! back-off and messages), then the container itself.
+//! Starting one container: the image volumes it mounts and its image first, by their pull
+//! policies (with the kubelet's pull back-off and messages), then the container itself. An image
+//! volume is pulled once per pod, when the first container that mounts it starts; an image volume
+//! nobody mounts is never pulled.
 
 use super::super::pod_spec::{ContainerSpec, PullPolicy};
 use super::super::pod_state::ContainerState;
+use super::super::pod_state::PodState;
 use super::super::pull_secrets::credentials_for;
 use super::super::runtime::{ContainerConfig, ImageInfo, RuntimeError};
 use super::{Slot, Worker};
@@ -35,6 +38,7 @@ impl Worker {
 
     /// Tries to start a container; its id, or `None` with the reason shown in its status.
     pub(super) async fn attempt(&mut self, slot: Slot) -> Option<String> {
+        let image_mounts = self.ensure_volume_images(slot).await?;
         let image = self.ensure_image(slot).await?;
         let spec = self.spec_of(slot).clone();
         let attempt = {
@@ -50,6 +54,7 @@ impl Worker {
             args: spec.args.clone(),
             init: matches!(slot, Slot::Init(_)),
             attempt,
+            image_mounts,
         };
         let runtime = self.node.runtime.clone();
         let id = match runtime.start_container(&config).await {
@@ -65,7 +70,12 @@ impl Worker {
         };
         self.started.push(id.clone());
         let now = self.kubelets.clock.now();
-        self.node.image_usage.lock().used(&image.id, now);
+        {
+            let mut usage = self.node.image_usage.lock();
+            for used in std::iter::once(&image.id).chain(&config.image_mounts) {
+                usage.used(used, now);
+            }
+        }
         let restarted = {
             let state = self.pod.state.lock();
             let c = match slot {
@@ -103,23 +113,57 @@ impl Worker {
     /// why (`ErrImagePull`, `ImagePullBackOff`, `ErrImageNeverPull`) and `None` is returned.
     async fn ensure_image(&mut self, slot: Slot) -> Option<ImageInfo> {
         let spec = self.spec_of(slot).clone();
-        let runtime = self.node.runtime.clone();
-        if spec.pull_policy != PullPolicy::Always
-            && let Some(image) = runtime.image_status(&spec.image).await
-        {
-            self.hold(slot, &image);
-            return Some(image);
+        self.ensure_pulled(slot, &spec.image, spec.pull_policy, Holder::Container(slot)).await
+    }
+
+    /// The image ids of the image volumes the container mounts, each pulled by its volume's
+    /// policy the first time a container of the pod needs it. A failed pull shows on the
+    /// container, as the kubelet reports it, and keeps it from starting.
+    async fn ensure_volume_images(&mut self, slot: Slot) -> Option<Vec<String>> {
+        let mounts = self.spec_of(slot).mounts.clone();
+        let mut ids = Vec::new();
+        for (index, volume) in self.spec.image_volumes.clone().into_iter().enumerate() {
+            if !mounts.contains(&volume.name) {
+                continue;
+            }
+            let pulled = self.pod.state.lock().volume_images.get(index).and_then(|(_, id)| id.clone());
+            let id = match pulled {
+                Some(id) => id,
+                None => {
+                    self.ensure_pulled(slot, &volume.reference, volume.pull_policy, Holder::Volume(index)).await?.id
+                }
+            };
+            ids.push(id);
         }
-        let reference = quoted(&spec.image);
-        if spec.pull_policy == PullPolicy::Never {
+        Some(ids)
+    }
+
+    /// `image`, pulled if `policy` says so, and held by `holder` from the moment it is there.
+    /// On failure the container in `slot` shows why and `None` is returned.
+    async fn ensure_pulled(
+        &mut self,
+        slot: Slot,
+        image: &str,
+        policy: PullPolicy,
+        holder: Holder,
+    ) -> Option<ImageInfo> {
+        let runtime = self.node.runtime.clone();
+        if policy != PullPolicy::Always
+            && let Some(found) = runtime.image_status(image).await
+        {
+            self.hold(holder, &found);
+            return Some(found);
+        }
+        let reference = quoted(image);
+        if policy == PullPolicy::Never {
             let message = format!("Container image \"{reference}\" is not present with pull policy of Never");
             self.set_waiting(slot, "ErrImageNeverPull", message);
             return None;
         }
         let now = self.kubelets.clock.now();
-        if self.pulls.remaining(&spec.image, now).is_some() {
+        if self.pulls.remaining(image, now).is_some() {
             let mut message = format!("Back-off pulling image \"{reference}\"");
-            if let Some(previous) = self.pull_errors.get(&spec.image) {
+            if let Some(previous) = self.pull_errors.get(image) {
                 message = format!("{message}: ErrImagePull: {previous}");
             }
             self.set_waiting(slot, "ImagePullBackOff", message);
@@ -131,35 +175,55 @@ impl Worker {
                 false => None,
             };
             let credentials = match &self.sandbox {
-                Some(pod) => {
-                    credentials_for(&self.kubelets.store, &pod.namespace, &pod.pull_secret_names(), &spec.image)
-                }
+                Some(pod) => credentials_for(&self.kubelets.store, &pod.namespace, &pod.pull_secret_names(), image),
                 None => Vec::new(),
             };
-            runtime.pull_image(&spec.image, &credentials).await
+            runtime.pull_image(image, &credentials).await
         };
         match result {
-            Ok(image) => {
-                self.hold(slot, &image);
-                self.node.image_usage.lock().seen(&image.id, self.kubelets.clock.now());
+            Ok(pulled) => {
+                self.hold(holder, &pulled);
+                self.node.image_usage.lock().seen(&pulled.id, self.kubelets.clock.now());
                 self.kubelets.status.node_changed(&self.node);
                 self.kubelets.collect_garbage(&self.node).await;
-                Some(image)
+                Some(pulled)
             }
             Err(err) => {
-                self.pulls.next(&spec.image, self.kubelets.clock.now());
+                self.pulls.next(image, self.kubelets.clock.now());
                 let message = err.to_string();
-                self.pull_errors.insert(spec.image.clone(), message.clone());
+                self.pull_errors.insert(image.to_string(), message.clone());
                 self.set_waiting(slot, "ErrImagePull", message);
                 None
             }
         }
     }
 
-    /// Records the image a container will run, so that garbage collection keeps it from now.
-    fn hold(&self, slot: Slot, image: &ImageInfo) {
+    /// Records the image a container will run or mount, so that garbage collection keeps it
+    /// from now.
+    fn hold(&self, holder: Holder, image: &ImageInfo) {
         let mut state = self.pod.state.lock();
-        Self::container(&mut state, slot).image_id = Some(image.id.clone());
+        holder.hold(&mut state, image);
+    }
+}
+
+/// What holds a pulled image on the pod's behalf.
+#[derive(Clone, Copy, Debug)]
+enum Holder {
+    Container(Slot),
+    /// The image volume at this index of the pod's image volumes.
+    Volume(usize),
+}
+
+impl Holder {
+    fn hold(self, state: &mut PodState, image: &ImageInfo) {
+        match self {
+            Holder::Container(slot) => Worker::container(state, slot).image_id = Some(image.id.clone()),
+            Holder::Volume(index) => {
+                if let Some((_, id)) = state.volume_images.get_mut(index) {
+                    *id = Some(image.id.clone());
+                }
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 mod cache;
 mod images;
 mod json;
+mod modes;
 mod reference;
 mod report;
 mod scalars;

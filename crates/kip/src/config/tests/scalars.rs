@@ -172,7 +172,12 @@ fn max_unavailable() {
 fn caching_mode_lists_the_modes_it_accepts() {
     assert_eq!(valid(&[("CACHING_MODE", "Containers")]).caching_mode, CachingMode::Containers);
     let errors = invalid(&[("CACHING_MODE", "layers")]);
-    assert_problem(&errors.errors, "CACHING_MODE", "", r#""layers" is not a caching mode. Accepted: containers"#);
+    assert_problem(
+        &errors.errors,
+        "CACHING_MODE",
+        "",
+        r#""layers" is not a caching mode. Accepted: containers, init, image-volume"#,
+    );
 }
 
 #[test]

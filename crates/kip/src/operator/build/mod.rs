@@ -75,6 +75,11 @@ pub fn config_map_data(kip: &KubernetesImagePuller, ctx: &BuildContext) -> BTree
     data.insert(NAMESPACE.into(), kip.namespace().unwrap_or_default());
     data.insert(KIP_IMAGE.into(), defaults::puller_image(spec, &ctx.default_image).into());
     data.insert(DEPLOYMENT_NAME.into(), defaults::deployment_name(spec).into());
+    // Only when chosen: the data of a resource written for the Go operator stays as it was, and
+    // so does its hash (which would roll the puller).
+    if let Some(mode) = given(&spec.caching_mode) {
+        data.insert(CACHING_MODE.into(), mode.into());
+    }
     data
 }
 

@@ -86,6 +86,25 @@ fn config_map_data_fills_defaults_and_takes_non_empty_fields() {
 }
 
 #[test]
+fn the_caching_mode_is_written_only_when_chosen() {
+    assert_eq!(data("minimal").get("CACHING_MODE"), None, "a Go-era resource keeps its data and hash");
+    let with = |mode: &str| {
+        let mut kip = fixture("minimal");
+        kip.spec.caching_mode = Some(mode.to_string());
+        config_map_data(&kip, &ctx())
+    };
+    assert_eq!(with("init").get("CACHING_MODE").map(String::as_str), Some("init"));
+    assert_eq!(with("").get("CACHING_MODE"), None, "empty means the default, as for every field");
+    let kip = KubernetesImagePuller::new(
+        "k",
+        serde_json::from_value(serde_json::json!({"cachingMode": "image-volume"})).expect("spec"),
+    );
+    assert_eq!(kip.spec.caching_mode.as_deref(), Some("image-volume"), "the JSON name is cachingMode");
+    let refused = crate::operator::validate::validate(&fixture("minimal"), &with("layers")).expect_err("unknown mode");
+    assert!(refused.to_string().contains("CACHING_MODE: \"layers\" is not a caching mode"), "{refused}");
+}
+
+#[test]
 fn every_child_is_controlled_by_the_resource() {
     let kip = fixture("full");
     let children = desired_children(&kip, &config_map_data(&kip, &ctx()));

@@ -218,3 +218,22 @@ fn the_daemonset_must_carry_the_configured_images() {
         assert!(!state.images_match && state.cached() == 0, "{other}");
     }
 }
+
+#[test]
+fn the_configured_images_are_found_in_every_caching_mode() {
+    use crate::config::Config;
+    use crate::render::{RenderContext, desired_daemonset};
+    for mode in ["containers", "init", "image-volume"] {
+        let config = Config::from_vars([
+            ("IMAGES", "java=java:11;node=node:20"),
+            ("DEPLOYMENT_NAME", "kip"),
+            ("CACHING_MODE", mode),
+        ])
+        .expect("valid");
+        let daemonset = desired_daemonset(&config, &RenderContext::default());
+        assert!(caching_state(&daemonset, &config.images).images_match, "{mode}");
+        let other = Config::from_vars([("IMAGES", "java=java:17"), ("DEPLOYMENT_NAME", "kip"), ("CACHING_MODE", mode)])
+            .expect("valid");
+        assert!(!caching_state(&daemonset, &other.images).images_match, "{mode}");
+    }
+}

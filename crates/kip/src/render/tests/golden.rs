@@ -47,6 +47,14 @@ fn every_optional_field_set() {
 }
 
 #[test]
+fn caching_modes() {
+    for mode in ["init", "image-volume"] {
+        let daemonset = desired_daemonset(&config(&[("CACHING_MODE", mode)]), &plain());
+        insta::assert_snapshot!(mode, to_yaml(&daemonset));
+    }
+}
+
+#[test]
 fn the_yaml_reads_back_as_the_same_daemonset() {
     let daemonset = desired_daemonset(&config(&[("TOLERATIONS", r#"[{"operator": "Exists"}]"#)]), &plain());
     let yaml = to_yaml(&daemonset);

@@ -3,6 +3,7 @@
 
 mod digests;
 mod golden;
+mod modes;
 mod restricted;
 
 use k8s_openapi::api::apps::v1::DaemonSet;

@@ -90,6 +90,9 @@ fn violations(spec: &PodSpec, annotations: &BTreeMap<String, String>) -> Vec<&'s
             || v.persistent_volume_claim.is_some()
             || v.projected.is_some()
             || v.secret.is_some()
+            // Allowed since Kubernetes 1.33 (PR 130394); older API servers refuse image volumes
+            // in restricted namespaces.
+            || v.image.is_some()
     };
     check(spec.volumes.iter().flatten().all(VOLUME_TYPES_OK), "Volume Types");
     check(containers.iter().all(|c| context(c).allow_privilege_escalation == Some(false)), "Privilege Escalation");
@@ -145,6 +148,10 @@ fn the_caching_pod_passes_the_restricted_profile() {
         (config(&[]), plain()),
         (config(&[]), RenderContext { openshift: true, ..plain() }),
         (full, RenderContext { refresh_token: Some("1".into()), ..plain() }),
+        (config(&[("CACHING_MODE", "init")]), plain()),
+        (config(&[("CACHING_MODE", "init")]), RenderContext { openshift: true, ..plain() }),
+        (config(&[("CACHING_MODE", "image-volume")]), plain()),
+        (config(&[("CACHING_MODE", "image-volume")]), RenderContext { openshift: true, ..plain() }),
     ];
     for (config, ctx) in contexts {
         let daemonset = desired_daemonset(&config, &ctx);
