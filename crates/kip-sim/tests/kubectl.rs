@@ -28,8 +28,18 @@ fn kubectl_binary() -> PathBuf {
 }
 
 impl Kubectl {
+    /// The API server alone: what kubectl sees is only what the test writes.
     fn start(test: &str) -> Kubectl {
-        let sim = Sim::start(SimOptions { controllers: false, ..SimOptions::default() }).expect("the simulator starts");
+        Self::start_with(test, SimOptions { controllers: false, ..SimOptions::default() })
+    }
+
+    /// A whole simulated cluster: nodes, kubelets, DaemonSet and Deployment controllers.
+    fn start_cluster(test: &str, nodes: usize) -> Kubectl {
+        Self::start_with(test, SimOptions { nodes, ..SimOptions::default() })
+    }
+
+    fn start_with(test: &str, options: SimOptions) -> Kubectl {
+        let sim = Sim::start(options).expect("the simulator starts");
         let dir = std::env::temp_dir().join(format!("kip-sim-kubectl-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let kubeconfig = dir.join("kubeconfig");
@@ -213,4 +223,20 @@ fn kubeconfig_file_is_what_kubectl_reads() {
     assert_eq!(config["clusters"][0]["cluster"]["server"], k.sim.url());
     assert_eq!(config["contexts"][0]["context"]["namespace"], "default");
     assert!(Path::new(&k.kubeconfig).is_file());
+}
+
+#[test]
+fn rollout_status_and_wait_follow_a_daemonset_on_three_nodes() {
+    let k = Kubectl::start_cluster("rollout", 3);
+    let ds = k.write("ds.yaml", DAEMON_SET);
+    k.ok(&["apply", "-f", &ds]);
+    let rolled = k.ok(&["rollout", "status", "daemonset/kubernetes-image-puller", "--timeout=120s"]);
+    assert!(rolled.contains("successfully rolled out"), "{rolled}");
+    let waited = k.ok(&["wait", "--for=condition=Ready", "pod", "-l", "test=daemonset-test", "--timeout=120s"]);
+    assert_eq!(waited.lines().filter(|l| l.ends_with("condition met")).count(), 3, "{waited}");
+    let nodes = k.ok(&["get", "nodes", "--no-headers"]);
+    assert_eq!(nodes.lines().filter(|l| l.contains(" Ready ")).count(), 3, "{nodes}");
+    let table = k.ok(&["get", "daemonset", "kubernetes-image-puller", "--no-headers"]);
+    let columns: Vec<&str> = table.split_whitespace().collect();
+    assert_eq!(&columns[1..6], ["3", "3", "3", "3", "3"], "DESIRED CURRENT READY UP-TO-DATE AVAILABLE: {table}");
 }

@@ -243,3 +243,93 @@ async fn two_replicas_one_leader() {
     standby.stop().await;
     let _: Api<Deployment> = Api::namespaced(client, NAMESPACE);
 }
+
+/// Which nodes have a Ready caching pod that is not being deleted, from the pods in the store.
+fn covered_nodes(pods: &std::collections::BTreeMap<String, serde_json::Value>) -> std::collections::BTreeSet<String> {
+    pods.values()
+        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+        .filter(|p| {
+            p.pointer("/status/conditions")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        })
+        .filter_map(|p| p.pointer("/spec/nodeName").and_then(serde_json::Value::as_str).map(String::from))
+        .collect()
+}
+
+/// A pod of the caching DaemonSet (not kip's own).
+fn caching_pod(pod: &serde_json::Value) -> bool {
+    pod.pointer("/metadata/labels/test").and_then(serde_json::Value::as_str) == Some("daemonset-test")
+}
+
+#[tokio::test]
+async fn a_refresh_rolls_one_node_at_a_time_and_never_empties_the_cluster() {
+    const NODES: usize = 4;
+    let sim = start_sim(NODES);
+    let client = sim.client().expect("client");
+    prepare(&client).await;
+    let mut opts = options();
+    // Long enough for one rolling refresh of every node to finish before the next starts.
+    opts.refresh_interval = Some(Duration::from_secs(20));
+    let extra = [("KIP_MAX_UNAVAILABLE", "1"), ("KIP_REFRESH_POLICY", "always")];
+    let puller = Puller::start(&client, vars_on(&sim, &extra), opts);
+    let ready = eventually("every node caching", Duration::from_secs(60), || async {
+        let ds = daemonset(&client).await?;
+        let status = ds.status.clone()?;
+        (status.number_ready == NODES as i32 && status.desired_number_scheduled == NODES as i32).then_some(ds)
+    })
+    .await;
+    let token = template_annotation(&ready, "kip.dev/refresh");
+
+    // Follow every pod change in the store from now until the refresh has replaced every pod.
+    let store = sim.store();
+    let pods_gr = kip_sim::GroupResource::core("pods");
+    let mut live = store.subscribe();
+    let mut pods: std::collections::BTreeMap<String, serde_json::Value> = store
+        .list(&pods_gr, Some(NAMESPACE))
+        .0
+        .iter()
+        .filter(|p| caching_pod(p))
+        .map(|p| (p["metadata"]["name"].as_str().unwrap_or_default().to_string(), (**p).clone()))
+        .collect();
+    let before: std::collections::BTreeSet<String> = pods.keys().cloned().collect();
+    let mut worst_uncovered = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let event = match tokio::time::timeout_at(deadline, live.recv()).await {
+            Ok(event) => event.expect("events"),
+            Err(_) => {
+                let ds = daemonset(&client).await;
+                panic!(
+                    "the refresh did not end in time: pods {:?}, covered {:?}, token {:?} -> {:?}",
+                    pods.keys().collect::<Vec<_>>(),
+                    covered_nodes(&pods),
+                    token,
+                    ds.as_ref().and_then(|d| template_annotation(d, "kip.dev/refresh"))
+                )
+            }
+        };
+        if event.resource == pods_gr && caching_pod(&event.object) {
+            let name = event.object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            match event.event_type {
+                kip_sim::store::EventType::Deleted => {
+                    pods.remove(&name);
+                }
+                _ => {
+                    pods.insert(name, (*event.object).clone());
+                }
+            }
+            let uncovered = NODES - covered_nodes(&pods).len();
+            worst_uncovered = worst_uncovered.max(uncovered);
+        }
+        let replaced = !pods.is_empty() && pods.keys().all(|p| !before.contains(p));
+        if replaced && covered_nodes(&pods).len() == NODES {
+            break;
+        }
+    }
+    assert!(worst_uncovered <= 1, "at most maxUnavailable = 1 node without a ready caching pod, saw {worst_uncovered}");
+    let after = daemonset(&client).await.expect("the DaemonSet");
+    assert_eq!(after.uid(), ready.uid(), "rolled in place");
+    assert_ne!(template_annotation(&after, "kip.dev/refresh"), token, "a new refresh token rolled the pods");
+    puller.stop().await;
+}
