@@ -84,10 +84,7 @@ pub struct KubernetesImagePullerSpec {
     /// JSON array of core/v1 Tolerations for the caching pods (TOLERATIONS, default []).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerations: Option<String>,
-    /// How images are kept on the nodes (CACHING_MODE): containers (default; one sleeping
-    /// container per image), init (one init container per image and one small container, a
-    /// constant reservation per node) or image-volume (one small container mounting every image
-    /// as an image volume; needs Kubernetes 1.35, or 1.33 with the ImageVolume feature gate).
+    /// How images are kept on nodes (CACHING_MODE): containers (default), init or image-volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caching_mode: Option<String>,
     /// The kip image run by the puller Deployment and the init container of the caching pods
