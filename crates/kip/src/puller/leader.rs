@@ -2,7 +2,9 @@
 //! one writes. The holder renews the lease every `renew_every`; another replica takes over
 //! once the lease has not been renewed for `lease_duration`. A leader that cannot renew within
 //! `lease_duration` steps down on its own, before anyone else can take over, so two replicas
-//! never act at once.
+//! never act at once. While it holds the lease, a renewal is one write (a compare-and-swap on
+//! the resourceVersion of the previous one); the Lease is read first only to acquire it, or
+//! when that write finds it changed.
 
 use std::time::{Duration, Instant};
 
@@ -35,12 +37,15 @@ pub struct Elector {
     settings: LeaseSettings,
     /// When we last renewed successfully as leader (monotonic clock).
     last_renewal: Option<Instant>,
+    /// The Lease as our last successful write left it, while we hold it: the next renewal
+    /// writes it back with that resourceVersion and needs no read first.
+    held: Option<Lease>,
 }
 
 impl Elector {
     pub fn new(client: kube::Client, settings: LeaseSettings) -> Self {
         let api = Api::namespaced(client, &settings.namespace);
-        Elector { api, settings, last_renewal: None }
+        Elector { api, settings, last_renewal: None, held: None }
     }
 
     pub fn settings(&self) -> &LeaseSettings {
@@ -57,9 +62,11 @@ impl Elector {
             }
             Ok(false) => {
                 self.last_renewal = None;
+                self.held = None;
                 Role::Follower
             }
             Err(err) => {
+                self.held = None;
                 warn!(error = %err, lease = %self.settings.name, "could not renew or acquire the leader lease");
                 match self.last_renewal {
                     Some(at)
@@ -76,10 +83,14 @@ impl Elector {
         }
     }
 
-    async fn try_acquire_or_renew(&self) -> Result<bool, kube::Error> {
+    async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
         let now = Timestamp::now();
-        let me = self.settings.identity.as_str();
         let duration_secs = i32::try_from(self.settings.lease_duration.as_secs().max(1)).unwrap_or(i32::MAX);
+        if let Some(renewed) = self.renew_held(now, duration_secs).await? {
+            self.held = Some(renewed);
+            return Ok(true);
+        }
+        let me = self.settings.identity.as_str();
         let Some(mut lease) = self.api.get_opt(&self.settings.name).await? else {
             let lease = Lease {
                 metadata: ObjectMeta { name: Some(self.settings.name.clone()), ..Default::default() },
@@ -93,8 +104,9 @@ impl Elector {
                 }),
             };
             return match self.api.create(&PostParams::default(), &lease).await {
-                Ok(_) => {
+                Ok(created) => {
                     info!(lease = %self.settings.name, identity = me, "acquired the leader lease");
+                    self.held = Some(created);
                     Ok(true)
                 }
                 // Someone else created it first.
@@ -118,10 +130,11 @@ impl Elector {
         spec.lease_duration_seconds = Some(duration_secs);
         // The resourceVersion from our read makes this a compare-and-swap.
         match self.api.replace(&self.settings.name, &PostParams::default(), &lease).await {
-            Ok(_) => {
+            Ok(replaced) => {
                 if !held_by_me {
                     info!(lease = %self.settings.name, identity = me, previous = holder, "acquired the leader lease");
                 }
+                self.held = Some(replaced);
                 Ok(true)
             }
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
@@ -129,8 +142,28 @@ impl Elector {
         }
     }
 
+    /// The renewal of a lease we hold, written over our last write without reading it first:
+    /// the resourceVersion of that write makes it a compare-and-swap, so it succeeds only if no
+    /// one has touched the Lease since. `None` when we hold no lease or someone did touch it
+    /// (409): the caller then reads the Lease and decides from what it finds.
+    async fn renew_held(&mut self, now: Timestamp, duration_secs: i32) -> Result<Option<Lease>, kube::Error> {
+        let Some(mut lease) = self.held.take() else { return Ok(None) };
+        let spec = lease.spec.get_or_insert_with(Default::default);
+        spec.renew_time = Some(MicroTime(now));
+        spec.lease_duration_seconds = Some(duration_secs);
+        match self.api.replace(&self.settings.name, &PostParams::default(), &lease).await {
+            Ok(renewed) => Ok(Some(renewed)),
+            Err(kube::Error::Api(status)) if status.code == 409 || status.code == 404 => {
+                debug!(lease = %self.settings.name, code = status.code, "the leader lease changed since our renewal; reading it");
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     /// Gives the lease up so that a standby replica takes over at once (on shutdown).
     pub async fn release(&mut self) {
+        self.held = None;
         if self.last_renewal.take().is_none() {
             return;
         }
