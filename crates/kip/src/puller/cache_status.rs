@@ -12,14 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Api;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::events::Notifier;
+use super::events::{Notifier, daemonset_reference};
 use super::reconcile::DAEMONSET_SELECTOR;
 use super::warm::WarmSignal;
 use crate::config::Config;
@@ -159,13 +158,7 @@ impl CacheStatus {
         self.metrics.set_cache_status(report.nodes.len(), report.fully_cached.len(), &per_image);
         if let Some(note) = announcer.observe(report, Instant::now()) {
             info!("{note}");
-            let daemonset = ObjectReference {
-                api_version: Some("apps/v1".into()),
-                kind: Some("DaemonSet".into()),
-                name: Some(config.daemonset_name.clone()),
-                namespace: Some(config.namespace.clone()),
-                ..Default::default()
-            };
+            let daemonset = daemonset_reference(config);
             self.notifier.daemonset(&daemonset, "NodesCached", note).await;
         }
     }

@@ -69,6 +69,18 @@ impl Notifier {
     }
 }
 
+/// The configured DaemonSet as events refer to it, for events raised without the live object
+/// at hand (digest lookups, cache status).
+pub fn daemonset_reference(config: &crate::config::Config) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("apps/v1".into()),
+        kind: Some("DaemonSet".into()),
+        name: Some(config.daemonset_name.clone()),
+        namespace: Some(config.namespace.clone()),
+        ..Default::default()
+    }
+}
+
 /// Event notes are limited to 1 kB; cut on a character boundary.
 pub(crate) fn truncate(mut text: String, max: usize) -> String {
     if text.len() > max {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ObjectReference, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 use super::digests::KnownDigest;
 use super::error::backoff;
-use super::events::Notifier;
+use super::events::{Notifier, daemonset_reference};
 use crate::config::{CachedImage, Config};
 use crate::registry::{Credentials, ErrorCategory, RegistryClient, RegistryError, RegistryOptions, Resolved};
 use crate::telemetry::Metrics;
@@ -254,13 +254,7 @@ impl Resolver {
     }
 
     async fn report(&self, config: &Config, outcome: &Outcome) {
-        let daemonset = ObjectReference {
-            api_version: Some("apps/v1".into()),
-            kind: Some("DaemonSet".into()),
-            name: Some(config.daemonset_name.clone()),
-            namespace: Some(config.namespace.clone()),
-            ..Default::default()
-        };
+        let daemonset = daemonset_reference(config);
         for (image, error) in &outcome.newly_failing {
             let category = error.category().as_str();
             warn!(image = %image.name, reference = %image.image, category, %error, "cannot resolve the image's digest");
